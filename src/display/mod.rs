@@ -1,0 +1,1 @@
+//! Notebook display: every result type renders itself in evcxr (HTML/SVG) and as text.

@@ -1,0 +1,70 @@
+//! One typed error for the crate: bad input is reported, never panicked on.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+
+    #[error("i/o error on {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+
+    #[error("invalid config {path}: {msg}")]
+    Config { path: String, msg: String },
+
+    #[error("corrupt or unreadable safetensors file {path}: {msg}")]
+    Safetensors { path: PathBuf, msg: String },
+
+    #[error("checkpoint is missing tensor `{name}` (looked for `{tried}`)")]
+    MissingTensor { name: String, tried: String },
+
+    #[error("tensor `{name}` has shape {got:?}, the config needs {expected:?}")]
+    TensorShape { name: String, expected: Vec<usize>, got: Vec<usize> },
+
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+
+    #[error("unknown hook point `{name}`{}", suggest(.near))]
+    UnknownHook { name: String, near: Vec<String> },
+
+    #[error("hook `{hook}`: {msg}")]
+    Hook { hook: String, msg: String },
+
+    #[error("prompt has {len} tokens but the model's context is {n_ctx}")]
+    PromptTooLong { len: usize, n_ctx: usize },
+
+    #[error("empty input: {0}")]
+    EmptyInput(String),
+
+    #[error("token id {id} is out of range for a vocabulary of {vocab}")]
+    TokenOutOfRange { id: u32, vocab: usize },
+
+    #[error("bad input shape: {0}")]
+    Shape(String),
+
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+
+    #[error("hub: {0}")]
+    Hub(String),
+
+    #[error("{0}")]
+    Msg(String),
+}
+
+fn suggest(near: &[String]) -> String {
+    if near.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean {}?", near.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}
