@@ -5,5 +5,11 @@
 
 pub mod display;
 pub mod error;
+pub mod generate;
+pub mod hooks;
+pub mod model;
+pub mod notebook;
+pub mod prelude;
+pub mod tokenizer;
 
 pub use error::{Error, Result};

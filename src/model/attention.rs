@@ -1,0 +1,57 @@
+//! Causal multi-head self-attention, GPT-2 style (fused `c_attn` Conv1D for q, k, v).
+
+use candle_core::Tensor;
+
+use super::ops;
+use crate::hooks::{HookCtx, HookPoint};
+use crate::Result;
+
+#[derive(Clone, Debug)]
+pub struct Attention {
+    pub c_attn_w: Tensor, // (C, 3C)  HF Conv1D layout [in, out]
+    pub c_attn_b: Tensor, // (3C,)
+    pub c_proj_w: Tensor, // (C, C)
+    pub c_proj_b: Tensor, // (C,)
+    pub n_head: usize,
+    pub layer: usize,
+    /// 1/sqrt(d_head) (if scale_attn_weights) × 1/(layer+1) (if scale_attn_by_inverse_layer_idx)
+    pub scale: f64,
+}
+
+impl Attention {
+    /// `x` (B, T, C); `mask` additive (B|1, 1, T, Tk) or None when every key is visible;
+    /// `kv` this layer's cached (k, v), each (B, Tpast, H, dh), extended in place.
+    pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>, kv: Option<&mut Option<(Tensor, Tensor)>>, hooks: &mut HookCtx) -> Result<Tensor> {
+        use HookPoint::*;
+        let l = self.layer;
+        let (b, t, c) = x.dims3()?;
+        let (h, dh) = (self.n_head, c / self.n_head);
+        let qkv = ops::conv1d(x, &self.c_attn_w, &self.c_attn_b)?; // (B, T, 3C)
+        let q = hooks.hook(Q(l), qkv.narrow(2, 0, c)?.reshape((b, t, h, dh))?)?; // (B, T, H, dh)
+        let k = hooks.hook(K(l), qkv.narrow(2, c, c)?.reshape((b, t, h, dh))?)?;
+        let v = hooks.hook(V(l), qkv.narrow(2, 2 * c, c)?.reshape((b, t, h, dh))?)?;
+        let (k, v) = match kv {
+            Some(slot) => {
+                let kv_full = match slot.take() {
+                    Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 1)?, Tensor::cat(&[&pv, &v], 1)?),
+                    None => (k, v),
+                };
+                *slot = Some(kv_full.clone());
+                kv_full
+            }
+            None => (k, v),
+        };
+        let q = q.transpose(1, 2)?.contiguous()?; // (B, H, T, dh)
+        let k = k.transpose(1, 2)?.contiguous()?; // (B, H, Tk, dh)
+        let v = v.transpose(1, 2)?.contiguous()?; // (B, H, Tk, dh)
+        let mut scores = (q.matmul(&k.t()?)? * self.scale)?; // (B, H, T, Tk)
+        if let Some(m) = mask {
+            scores = scores.broadcast_add(m)?;
+        }
+        let scores = hooks.hook(AttnScores(l), scores)?;
+        let pattern = hooks.hook(Pattern(l), ops::softmax_last(&scores)?)?; // (B, H, T, Tk)
+        let z = hooks.hook(Z(l), pattern.matmul(&v)?.transpose(1, 2)?)?; // (B, T, H, dh)
+        let z = z.contiguous()?.reshape((b, t, c))?;
+        Ok(ops::conv1d(&z, &self.c_proj_w, &self.c_proj_b)?) // (B, T, C)
+    }
+}

@@ -1,0 +1,182 @@
+//! `Gpt2Config`: the Hugging Face `config.json` of a GPT-2, with presets.
+//!
+//! Field names are HF's (`n_embd`, `n_layer`, ...), so a hub `config.json` deserialises as is;
+//! fields we do not read are ignored. Only fields that change the math are kept.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+use crate::{Error, Result};
+
+/// The MLP non-linearity. GPT-2 uses the tanh approximation ("gelu_new"); some
+/// derivatives use the exact erf form ("gelu").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Activation {
+    /// tanh approximation, HF names: gelu_new, gelu_pytorch_tanh, gelu_fast
+    #[serde(rename = "gelu_new", alias = "gelu_pytorch_tanh", alias = "gelu_fast")]
+    GeluNew,
+    /// exact erf GELU, HF name: gelu
+    #[serde(rename = "gelu")]
+    Gelu,
+    #[serde(rename = "relu")]
+    Relu,
+}
+
+fn default_eps() -> f64 {
+    1e-5
+}
+fn default_true() -> bool {
+    true
+}
+fn default_activation() -> Activation {
+    Activation::GeluNew
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gpt2Config {
+    pub vocab_size: usize,
+    /// Context length (learned position embeddings).
+    pub n_positions: usize,
+    pub n_embd: usize,
+    pub n_layer: usize,
+    pub n_head: usize,
+    /// MLP width; `None` means 4 * n_embd (HF convention).
+    #[serde(default)]
+    pub n_inner: Option<usize>,
+    #[serde(default = "default_activation")]
+    pub activation_function: Activation,
+    #[serde(default = "default_eps")]
+    pub layer_norm_epsilon: f64,
+    /// Divide attention scores by sqrt(d_head).
+    #[serde(default = "default_true")]
+    pub scale_attn_weights: bool,
+    /// Also divide scores by (layer_idx + 1) (used by some GPT-2 derivatives).
+    #[serde(default)]
+    pub scale_attn_by_inverse_layer_idx: bool,
+    /// HF upcasts attention to f32 under this flag; gpt2lab always computes attention in
+    /// f32, so it is accepted and changes nothing.
+    #[serde(default)]
+    pub reorder_and_upcast_attn: bool,
+    #[serde(default = "default_true")]
+    pub tie_word_embeddings: bool,
+    #[serde(default)]
+    pub bos_token_id: Option<u32>,
+    #[serde(default)]
+    pub eos_token_id: Option<u32>,
+}
+
+impl Gpt2Config {
+    fn preset(n_embd: usize, n_layer: usize, n_head: usize) -> Self {
+        Gpt2Config {
+            vocab_size: 50257,
+            n_positions: 1024,
+            n_embd,
+            n_layer,
+            n_head,
+            n_inner: None,
+            activation_function: Activation::GeluNew,
+            layer_norm_epsilon: 1e-5,
+            scale_attn_weights: true,
+            scale_attn_by_inverse_layer_idx: false,
+            reorder_and_upcast_attn: false,
+            tie_word_embeddings: true,
+            bos_token_id: Some(50256),
+            eos_token_id: Some(50256),
+        }
+    }
+    /// GPT-2 small, 124M.
+    pub fn gpt2() -> Self {
+        Self::preset(768, 12, 12)
+    }
+    /// 355M.
+    pub fn gpt2_medium() -> Self {
+        Self::preset(1024, 24, 16)
+    }
+    /// 774M.
+    pub fn gpt2_large() -> Self {
+        Self::preset(1280, 36, 20)
+    }
+    /// 1.5B.
+    pub fn gpt2_xl() -> Self {
+        Self::preset(1600, 48, 25)
+    }
+    /// distilgpt2, 82M.
+    pub fn distilgpt2() -> Self {
+        Self::preset(768, 6, 12)
+    }
+    /// A tiny GPT-2 for tests and `ci`-scale notebooks.
+    pub fn tiny(vocab_size: usize, n_positions: usize, n_embd: usize, n_layer: usize, n_head: usize) -> Self {
+        Gpt2Config { vocab_size, n_positions, bos_token_id: None, eos_token_id: None, ..Self::preset(n_embd, n_layer, n_head) }
+    }
+    /// Preset by hub id ("gpt2", "gpt2-medium", "openai-community/gpt2-large", ...).
+    pub fn by_name(name: &str) -> Option<Self> {
+        let short = name.rsplit('/').next().unwrap_or(name);
+        match short {
+            "gpt2" => Some(Self::gpt2()),
+            "gpt2-medium" => Some(Self::gpt2_medium()),
+            "gpt2-large" => Some(Self::gpt2_large()),
+            "gpt2-xl" => Some(Self::gpt2_xl()),
+            "distilgpt2" => Some(Self::distilgpt2()),
+            _ => None,
+        }
+    }
+
+    pub fn d_head(&self) -> usize {
+        self.n_embd / self.n_head
+    }
+    pub fn d_mlp(&self) -> usize {
+        self.n_inner.unwrap_or(4 * self.n_embd)
+    }
+
+    /// Checks the sizes make a GPT-2.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::Config { path: "<config>".into(), msg });
+        if self.n_embd == 0 || self.n_layer == 0 || self.n_head == 0 || self.vocab_size == 0 || self.n_positions == 0 {
+            return bad("n_embd, n_layer, n_head, vocab_size and n_positions must be positive".into());
+        }
+        if self.n_embd % self.n_head != 0 {
+            return bad(format!("n_embd {} is not divisible by n_head {}", self.n_embd, self.n_head));
+        }
+        if !self.tie_word_embeddings {
+            return Err(Error::Unsupported("untied lm_head (tie_word_embeddings=false)".into()));
+        }
+        Ok(())
+    }
+
+    pub fn from_json_str(s: &str) -> Result<Self> {
+        let cfg: Self = serde_json::from_str(s).map_err(|e| Error::Config { path: "<string>".into(), msg: e.to_string() })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let s = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let cfg: Self = serde_json::from_str(&s).map_err(|e| Error::Config { path: path.display().to_string(), msg: e.to_string() })?;
+        cfg.validate().map_err(|e| match e {
+            Error::Config { msg, .. } => Error::Config { path: path.display().to_string(), msg },
+            e => e,
+        })?;
+        Ok(cfg)
+    }
+
+    /// HF-compatible `config.json` text (adds `model_type` and `architectures`).
+    pub fn to_hf_json(&self) -> String {
+        let mut v = serde_json::to_value(self).expect("config serialises");
+        let m = v.as_object_mut().expect("object");
+        m.insert("model_type".into(), "gpt2".into());
+        m.insert("architectures".into(), serde_json::json!(["GPT2LMHeadModel"]));
+        m.insert("n_ctx".into(), self.n_positions.into());
+        if self.n_inner.is_none() {
+            m.insert("n_inner".into(), serde_json::Value::Null);
+        }
+        serde_json::to_string_pretty(&v).expect("json")
+    }
+
+    /// Parameter count (tied embeddings counted once).
+    pub fn n_params(&self) -> usize {
+        let (c, m) = (self.n_embd, self.d_mlp());
+        let block = 2 * 2 * c + (c * 3 * c + 3 * c) + (c * c + c) + (c * m + m) + (m * c + c);
+        self.vocab_size * c + self.n_positions * c + self.n_layer * block + 2 * c
+    }
+}

@@ -1,0 +1,287 @@
+//! The GPT-2 model: token + learned position embeddings, pre-LN blocks, final LN, tied unembedding.
+
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, Tensor};
+
+use super::attention::Attention;
+use super::block::Block;
+use super::config::Gpt2Config;
+use super::kv_cache::KvCache;
+use super::mlp::Mlp;
+use super::norm::LayerNorm;
+use super::ops;
+use crate::hooks::{ActivationCache, HookCtx, HookPoint, HookSpec, Ln};
+use crate::{Error, Result};
+
+/// Added to masked attention scores. Finite so that a fully masked (padding) query row
+/// softmaxes to a uniform row instead of NaN.
+pub const MASK_VALUE: f32 = -1e9;
+
+#[derive(Clone, Debug)]
+pub struct Gpt2 {
+    pub cfg: Gpt2Config,
+    pub wte: Tensor, // (V, C), also the unembedding (tied)
+    pub wpe: Tensor, // (n_positions, C)
+    pub blocks: Vec<Block>,
+    pub ln_f: LayerNorm,
+    device: Device,
+}
+
+/// What a forward with hooks gives back.
+#[derive(Clone, Debug)]
+pub struct Run {
+    pub logits: Tensor, // (B, T, V), or (B, 1, V) with `last_only`
+    pub cache: ActivationCache,
+}
+
+/// Options for one forward call beyond the token ids.
+#[derive(Clone, Copy, Default)]
+pub struct ForwardOpts<'a> {
+    /// (B, T) 1 for real tokens, 0 for padding (left or right); u8/u32/i64/f32.
+    pub attention_mask: Option<&'a Tensor>,
+    /// Compute logits for the last position only (generation).
+    pub last_only: bool,
+}
+
+impl Gpt2 {
+    /// Builds the model from tensors with canonical HF names without the `transformer.`
+    /// prefix (`wte.weight`, `h.0.attn.c_attn.weight`, ...), checked against the config.
+    pub fn from_tensors(cfg: Gpt2Config, tensors: &HashMap<String, Tensor>) -> Result<Self> {
+        cfg.validate()?;
+        super::weights::check_tensors(&cfg, tensors)?;
+        let get = |n: &str| -> Tensor { tensors[n].clone() };
+        let device = tensors["wte.weight"].device().clone();
+        let mut scale = if cfg.scale_attn_weights { 1.0 / (cfg.d_head() as f64).sqrt() } else { 1.0 };
+        let mut blocks = vec![];
+        for i in 0..cfg.n_layer {
+            let p = |s: &str| get(&format!("h.{i}.{s}"));
+            let ln = |n: &str, which| LayerNorm { weight: p(&format!("{n}.weight")), bias: p(&format!("{n}.bias")), eps: cfg.layer_norm_epsilon, which };
+            if cfg.scale_attn_by_inverse_layer_idx {
+                scale = (if cfg.scale_attn_weights { 1.0 / (cfg.d_head() as f64).sqrt() } else { 1.0 }) / (i + 1) as f64;
+            }
+            blocks.push(Block {
+                ln_1: ln("ln_1", Ln::Ln1(i)),
+                attn: Attention {
+                    c_attn_w: p("attn.c_attn.weight"),
+                    c_attn_b: p("attn.c_attn.bias"),
+                    c_proj_w: p("attn.c_proj.weight"),
+                    c_proj_b: p("attn.c_proj.bias"),
+                    n_head: cfg.n_head,
+                    layer: i,
+                    scale,
+                },
+                ln_2: ln("ln_2", Ln::Ln2(i)),
+                mlp: Mlp {
+                    c_fc_w: p("mlp.c_fc.weight"),
+                    c_fc_b: p("mlp.c_fc.bias"),
+                    c_proj_w: p("mlp.c_proj.weight"),
+                    c_proj_b: p("mlp.c_proj.bias"),
+                    act: cfg.activation_function,
+                    layer: i,
+                },
+                layer: i,
+            });
+        }
+        let ln_f = LayerNorm { weight: get("ln_f.weight"), bias: get("ln_f.bias"), eps: cfg.layer_norm_epsilon, which: Ln::Final };
+        Ok(Gpt2 { wte: get("wte.weight"), wpe: get("wpe.weight"), blocks, ln_f, cfg, device })
+    }
+
+    /// Every parameter with its canonical HF name (no `transformer.` prefix), in a stable order.
+    pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
+        let mut v = vec![("wte.weight".to_string(), self.wte.clone()), ("wpe.weight".to_string(), self.wpe.clone())];
+        for (i, b) in self.blocks.iter().enumerate() {
+            let p = |s: &str| format!("h.{i}.{s}");
+            v.extend([
+                (p("ln_1.weight"), b.ln_1.weight.clone()),
+                (p("ln_1.bias"), b.ln_1.bias.clone()),
+                (p("attn.c_attn.weight"), b.attn.c_attn_w.clone()),
+                (p("attn.c_attn.bias"), b.attn.c_attn_b.clone()),
+                (p("attn.c_proj.weight"), b.attn.c_proj_w.clone()),
+                (p("attn.c_proj.bias"), b.attn.c_proj_b.clone()),
+                (p("ln_2.weight"), b.ln_2.weight.clone()),
+                (p("ln_2.bias"), b.ln_2.bias.clone()),
+                (p("mlp.c_fc.weight"), b.mlp.c_fc_w.clone()),
+                (p("mlp.c_fc.bias"), b.mlp.c_fc_b.clone()),
+                (p("mlp.c_proj.weight"), b.mlp.c_proj_w.clone()),
+                (p("mlp.c_proj.bias"), b.mlp.c_proj_b.clone()),
+            ]);
+        }
+        v.push(("ln_f.weight".into(), self.ln_f.weight.clone()));
+        v.push(("ln_f.bias".into(), self.ln_f.bias.clone()));
+        v
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+    pub fn config(&self) -> &Gpt2Config {
+        &self.cfg
+    }
+
+    /// Logits `(B, T, V)` for token ids `(B, T)` (or `(T,)`), no hooks.
+    pub fn forward(&self, ids: &Tensor) -> Result<Tensor> {
+        Ok(self.run_with(ids, &HookSpec::new(), ForwardOpts::default(), None)?.logits)
+    }
+
+    /// Logits and the activations the spec asks for, interventions applied.
+    pub fn run(&self, ids: &Tensor, spec: &HookSpec) -> Result<Run> {
+        self.run_with(ids, spec, ForwardOpts::default(), None)
+    }
+
+    /// Logits and a cache of every hook point (TransformerLens' `run_with_cache`).
+    pub fn run_with_cache(&self, ids: &Tensor) -> Result<Run> {
+        self.run(ids, &HookSpec::capture_all())
+    }
+
+    /// The general forward: optional padding mask, optional KV cache (extended in place),
+    /// hooks. New tokens take positions after the cache's, per row.
+    pub fn run_with(&self, ids: &Tensor, spec: &HookSpec, opts: ForwardOpts, kv: Option<&mut KvCache>) -> Result<Run> {
+        spec.validate(self.cfg.n_layer)?;
+        let ids = self.check_ids(ids)?; // (B, T) u32
+        let (b, t) = ids.dims2()?;
+        let mask_rows = match opts.attention_mask {
+            Some(m) => Some(mask_to_rows(m, b, t)?),
+            None => None,
+        };
+        let kv = match kv {
+            Some(kv) => {
+                if kv.layers.len() != self.cfg.n_layer {
+                    return Err(Error::Shape(format!("KV cache has {} layers, the model {}", kv.layers.len(), self.cfg.n_layer)));
+                }
+                if !kv.is_empty() && kv.batch() != b {
+                    return Err(Error::Shape(format!("KV cache holds batch {}, input has {b}", kv.batch())));
+                }
+                Some(kv)
+            }
+            None => None,
+        };
+        let past = kv.as_ref().map(|k| k.len()).unwrap_or(0);
+        if past + t > self.cfg.n_positions {
+            return Err(Error::PromptTooLong { len: past + t, n_ctx: self.cfg.n_positions });
+        }
+        // Per-row key validity over past + new, and position ids for the new tokens.
+        let new_rows = mask_rows.unwrap_or_else(|| vec![vec![1u8; t]; b]);
+        let (key_mask, real_len_before): (Vec<Vec<u8>>, Vec<u32>) = match &kv {
+            Some(k) if !k.is_empty() => (
+                k.key_mask.iter().zip(&new_rows).map(|(p, n)| p.iter().chain(n).copied().collect()).collect(),
+                k.real_len.clone(),
+            ),
+            _ => (new_rows.clone(), vec![0; b]),
+        };
+        let mut pos = Vec::with_capacity(b * t);
+        let mut real_len_after = real_len_before.clone();
+        for (r, row) in new_rows.iter().enumerate() {
+            for &m in row {
+                pos.push(real_len_after[r].min(self.cfg.n_positions as u32 - 1));
+                real_len_after[r] += m as u32;
+            }
+        }
+        // pad tokens take the position of the next real token; their outputs are unused
+        let any_pad = key_mask.iter().any(|r| r.contains(&0));
+        let mask = self.additive_mask(&key_mask, past, t, any_pad)?;
+
+        let mut hooks = HookCtx::new(spec);
+        let pos = Tensor::from_vec(pos, (b, t), &self.device)?;
+        let tok = self.wte.index_select(&ids.flatten_all()?, 0)?.reshape((b, t, self.cfg.n_embd))?; // (B, T, C)
+        let tok = hooks.hook(HookPoint::Embed, tok)?;
+        let pe = self.wpe.index_select(&pos.flatten_all()?, 0)?.reshape((b, t, self.cfg.n_embd))?; // (B, T, C)
+        let pe = hooks.hook(HookPoint::PosEmbed, pe)?;
+        let mut x = (tok + pe)?;
+        match kv {
+            Some(kv) => {
+                for (blk, slot) in self.blocks.iter().zip(kv.layers.iter_mut()) {
+                    x = blk.forward(x, mask.as_ref(), Some(slot), &mut hooks)?;
+                }
+                kv.key_mask = key_mask;
+                kv.real_len = real_len_after;
+            }
+            None => {
+                for blk in &self.blocks {
+                    x = blk.forward(x, mask.as_ref(), None, &mut hooks)?;
+                }
+            }
+        }
+        if opts.last_only {
+            x = x.narrow(1, t - 1, 1)?;
+        }
+        let x = self.ln_f.forward(&x, &mut hooks)?; // (B, T, C)
+        let logits = self.unembed_normalized(&x)?; // (B, T, V)
+        Ok(Run { logits, cache: hooks.cache })
+    }
+
+    /// Logits from final-LN output `(…, C)`: `x @ wte^T` (tied unembedding).
+    pub fn unembed_normalized(&self, x: &Tensor) -> Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let c = self.cfg.n_embd;
+        let rows = x.elem_count() / c;
+        let y = x.reshape((rows, c))?.matmul(&self.wte.t()?)?;
+        let mut od = dims;
+        *od.last_mut().expect("rank >= 1") = self.cfg.vocab_size;
+        Ok(y.reshape(od)?)
+    }
+
+    /// Logits from a residual-stream tensor `(…, C)`: final LN then unembedding (the logit lens).
+    pub fn unembed(&self, resid: &Tensor) -> Result<Tensor> {
+        let x = ops::layer_norm(resid, &self.ln_f.weight, &self.ln_f.bias, self.cfg.layer_norm_epsilon)?;
+        self.unembed_normalized(&x)
+    }
+
+    /// Accepts (T,) or (B, T) ids of any integer dtype; checks range, emptiness and length.
+    fn check_ids(&self, ids: &Tensor) -> Result<Tensor> {
+        let ids = match ids.rank() {
+            1 => ids.unsqueeze(0)?,
+            2 => ids.clone(),
+            r => return Err(Error::Shape(format!("token ids must be (T,) or (B, T), got rank {r} {:?}", ids.dims()))),
+        };
+        let (b, t) = ids.dims2()?;
+        if b == 0 || t == 0 {
+            return Err(Error::EmptyInput(format!("token ids have shape {:?}", ids.dims())));
+        }
+        if ids.dtype().is_float() {
+            return Err(Error::Shape(format!("token ids must be integers, got {:?}", ids.dtype())));
+        }
+        let ids = ids.to_dtype(DType::U32)?.to_device(&self.device)?;
+        let max = ids.flatten_all()?.max(0)?.to_scalar::<u32>()?;
+        if max as usize >= self.cfg.vocab_size {
+            return Err(Error::TokenOutOfRange { id: max, vocab: self.cfg.vocab_size });
+        }
+        // negative i64 ids wrap to huge u32 values and fail the range check above
+        Ok(ids)
+    }
+
+    /// Additive causal + padding mask (B|1, 1, T, Tk), or None when every key is visible.
+    fn additive_mask(&self, key_mask: &[Vec<u8>], past: usize, t: usize, any_pad: bool) -> Result<Option<Tensor>> {
+        let tk = past + t;
+        if !any_pad && t == 1 {
+            return Ok(None);
+        }
+        let rows: Vec<&Vec<u8>> = if any_pad { key_mask.iter().collect() } else { vec![&key_mask[0]] };
+        let mut m = Vec::with_capacity(rows.len() * t * tk);
+        for row in &rows {
+            for q in 0..t {
+                for (k, &real) in row.iter().enumerate() {
+                    let visible = k <= past + q && (real == 1 || !any_pad);
+                    m.push(if visible { 0f32 } else { MASK_VALUE });
+                }
+            }
+        }
+        Ok(Some(Tensor::from_vec(m, (rows.len(), 1, t, tk), &self.device)?))
+    }
+}
+
+/// (B, T) mask of any dtype → rows of 0/1, checking the shape.
+fn mask_to_rows(m: &Tensor, b: usize, t: usize) -> Result<Vec<Vec<u8>>> {
+    let m = if m.rank() == 1 { m.unsqueeze(0)? } else { m.clone() };
+    if m.dims() != [b, t] {
+        return Err(Error::Shape(format!("attention_mask has shape {:?}, ids have ({b}, {t})", m.dims())));
+    }
+    let rows = m.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+    Ok(rows.into_iter().map(|r| r.into_iter().map(|v| (v != 0.0) as u8).collect()).collect())
+}
+
+/// Softmax over the vocabulary of the last position's logits `(B, T, V)` → `(B, V)`.
+pub fn last_token_probs(logits: &Tensor) -> Result<Tensor> {
+    let t = logits.dim(1)?;
+    Ok(ops::softmax_last(&logits.narrow(1, t - 1, 1)?.squeeze(1)?)?)
+}

@@ -1,0 +1,16 @@
+//! The GPT-2 model: config, components (one file each), weights I/O, KV cache.
+
+pub mod attention;
+pub mod block;
+pub mod config;
+pub mod gpt2;
+pub mod hub;
+pub mod kv_cache;
+pub mod mlp;
+pub mod norm;
+pub mod ops;
+pub mod weights;
+
+pub use config::{Activation, Gpt2Config};
+pub use gpt2::{ForwardOpts, Gpt2, Run};
+pub use kv_cache::KvCache;

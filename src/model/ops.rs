@@ -1,0 +1,63 @@
+//! Numeric building blocks that stay differentiable.
+//!
+//! candle 0.11's fused `softmax_last_dim` and `layer_norm` have no backward pass: gradients
+//! silently stop at them. We use the fused kernels only when no gradient is tracked
+//! (`!x.track_op()`), and the composite (differentiable) form otherwise. Tests check both
+//! paths against Hugging Face and against finite differences.
+
+use candle_core::{Result, Tensor, D};
+
+/// Softmax over the last dim.
+pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
+    if !x.track_op() {
+        return candle_nn::ops::softmax_last_dim(&x.contiguous()?);
+    }
+    // Shift-invariance makes the max a constant for the gradient: detach it.
+    let max = x.max_keepdim(D::Minus1)?.detach();
+    let e = x.broadcast_sub(&max)?.exp()?;
+    e.broadcast_div(&e.sum_keepdim(D::Minus1)?)
+}
+
+/// Log-softmax over the last dim (differentiable).
+pub fn log_softmax_last(x: &Tensor) -> Result<Tensor> {
+    let max = x.max_keepdim(D::Minus1)?.detach();
+    let shifted = x.broadcast_sub(&max)?;
+    let lse = shifted.exp()?.sum_keepdim(D::Minus1)?.log()?;
+    shifted.broadcast_sub(&lse)
+}
+
+/// Mean cross-entropy of `logits` `(N, V)` against `targets` `(N,)` u32 (differentiable).
+pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    let lp = log_softmax_last(logits)?;
+    let picked = lp.gather(&targets.unsqueeze(1)?, 1)?;
+    picked.neg()?.mean_all()
+}
+
+/// LayerNorm parts: returns `(centred, scale)` with `scale = sqrt(var + eps)` `(…, 1)`;
+/// the normalised input is `centred / scale`.
+pub fn layer_norm_parts(x: &Tensor, eps: f64) -> Result<(Tensor, Tensor)> {
+    let xc = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
+    let scale = (xc.sqr()?.mean_keepdim(D::Minus1)? + eps)?.sqrt()?;
+    Ok((xc, scale))
+}
+
+/// LayerNorm with affine weight and bias.
+pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor> {
+    if !x.track_op() && !w.track_op() && !b.track_op() {
+        return candle_nn::ops::layer_norm(&x.contiguous()?, w, b, eps as f32);
+    }
+    let (xc, scale) = layer_norm_parts(x, eps)?;
+    xc.broadcast_div(&scale)?.broadcast_mul(w)?.broadcast_add(b)
+}
+
+/// `x @ w + b` for HF `Conv1D` weights stored `[in, out]`; `x` is `(…, in)`.
+pub fn conv1d(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let dims = x.dims().to_vec();
+    let (inp, out) = w.dims2()?;
+    let rows = x.elem_count() / inp;
+    // One 2-D matmul over all positions: cheaper than a broadcast batched matmul.
+    let y = x.reshape((rows, inp))?.matmul(w)?.broadcast_add(b)?;
+    let mut od = dims;
+    *od.last_mut().expect("rank >= 1") = out;
+    y.reshape(od)
+}
