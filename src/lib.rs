@@ -3,6 +3,7 @@
 //! The flow a notebook follows: text ─[`tokenizer`]─▶ ids ─▶ [`model::Gpt2::run`] with a
 //! [`hooks::HookSpec`] ─▶ logits + [`hooks::ActivationCache`] ─▶ analysis and [`display`].
 
+pub mod data;
 pub mod display;
 pub mod error;
 pub mod generate;
@@ -11,5 +12,6 @@ pub mod model;
 pub mod notebook;
 pub mod prelude;
 pub mod tokenizer;
+pub mod train;
 
 pub use error::{Error, Result};

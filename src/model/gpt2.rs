@@ -112,6 +112,28 @@ impl Gpt2 {
         v
     }
 
+    /// A copy with every parameter in `dtype` (e.g. F64 for gradient checks).
+    pub fn to_dtype(&self, dtype: DType) -> Result<Gpt2> {
+        let map = self.named_tensors().into_iter().map(|(n, t)| Ok((n, t.to_dtype(dtype)?))).collect::<Result<HashMap<_, _>>>()?;
+        Gpt2::from_tensors(self.cfg.clone(), &map)
+    }
+
+    /// A copy on another device.
+    pub fn to_device(&self, device: &Device) -> Result<Gpt2> {
+        let map = self.named_tensors().into_iter().map(|(n, t)| Ok((n, t.to_device(device)?))).collect::<Result<HashMap<_, _>>>()?;
+        Gpt2::from_tensors(self.cfg.clone(), &map)
+    }
+
+    /// A copy whose parameters carry no autograd history (for evaluation after training).
+    pub fn detached(&self) -> Result<Gpt2> {
+        let map: HashMap<_, _> = self.named_tensors().into_iter().map(|(n, t)| (n, t.detach())).collect();
+        Gpt2::from_tensors(self.cfg.clone(), &map)
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.wte.dtype()
+    }
+
     pub fn device(&self) -> &Device {
         &self.device
     }
@@ -266,7 +288,7 @@ impl Gpt2 {
                 }
             }
         }
-        Ok(Some(Tensor::from_vec(m, (rows.len(), 1, t, tk), &self.device)?))
+        Ok(Some(Tensor::from_vec(m, (rows.len(), 1, t, tk), &self.device)?.to_dtype(self.dtype())?))
     }
 }
 

@@ -30,9 +30,6 @@ impl KvCache {
         let n = self.layers.len();
         *self = KvCache::new(n);
     }
-    pub(crate) fn has_padding(&self) -> bool {
-        self.key_mask.iter().any(|r| r.contains(&0))
-    }
     /// Keeps only the given batch rows (beam search, finished rows).
     pub fn select_rows(&mut self, rows: &[usize]) -> candle_core::Result<()> {
         let dev = match self.layers.iter().flatten().next() {

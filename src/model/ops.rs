@@ -5,11 +5,11 @@
 //! (`!x.track_op()`), and the composite (differentiable) form otherwise. Tests check both
 //! paths against Hugging Face and against finite differences.
 
-use candle_core::{Result, Tensor, D};
+use candle_core::{DType, Result, Tensor, D};
 
 /// Softmax over the last dim.
 pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
-    if !x.track_op() {
+    if !x.track_op() && x.dtype() == DType::F32 {
         return candle_nn::ops::softmax_last_dim(&x.contiguous()?);
     }
     // Shift-invariance makes the max a constant for the gradient: detach it.
@@ -43,7 +43,7 @@ pub fn layer_norm_parts(x: &Tensor, eps: f64) -> Result<(Tensor, Tensor)> {
 
 /// LayerNorm with affine weight and bias.
 pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor> {
-    if !x.track_op() && !w.track_op() && !b.track_op() {
+    if !x.track_op() && !w.track_op() && !b.track_op() && x.dtype() == DType::F32 {
         return candle_nn::ops::layer_norm(&x.contiguous()?, w, b, eps as f32);
     }
     let (xc, scale) = layer_norm_parts(x, eps)?;

@@ -1,0 +1,197 @@
+//! The `Optimizer` trait and the reference optimizers (AdamW, SGD with momentum).
+//! Paper optimizers (Sophia, Conda, Muon, ...) implement the same trait.
+
+use std::collections::HashMap;
+
+use candle_core::backprop::GradStore;
+use candle_core::Tensor;
+use serde::{Deserialize, Serialize};
+
+use super::params::Param;
+use crate::{Error, Result};
+
+pub trait Optimizer {
+    /// Short name for logs and checkpoints ("adamw", "sgd").
+    fn name(&self) -> &'static str;
+    /// Updates every param that has a gradient in `grads`.
+    fn step(&mut self, params: &[Param], grads: &GradStore) -> Result<()>;
+    fn learning_rate(&self) -> f64;
+    fn set_learning_rate(&mut self, lr: f64);
+    /// Optimizer state as named tensors (for checkpoints), plus the step count.
+    fn state(&self) -> (usize, Vec<(String, Tensor)>);
+    fn load_state(&mut self, step: usize, state: &HashMap<String, Tensor>) -> Result<()>;
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdamWConfig {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    /// Decay every parameter (PyTorch's default single group) instead of only the params
+    /// marked `decay` (biases, LayerNorms and embeddings excluded).
+    pub decay_all: bool,
+}
+
+impl Default for AdamWConfig {
+    fn default() -> Self {
+        AdamWConfig { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1, decay_all: false }
+    }
+}
+
+/// AdamW (Loshchilov & Hutter), in PyTorch's exact update order: decoupled decay
+/// `p ← p·(1 − lr·wd)`, then `p ← p − lr·m̂/(√v̂ + eps)` with bias-corrected moments.
+pub struct AdamW {
+    pub cfg: AdamWConfig,
+    t: usize,
+    moments: HashMap<String, (Tensor, Tensor)>,
+}
+
+impl AdamW {
+    pub fn new(cfg: AdamWConfig) -> Self {
+        AdamW { cfg, t: 0, moments: HashMap::new() }
+    }
+}
+
+impl Optimizer for AdamW {
+    fn name(&self) -> &'static str {
+        "adamw"
+    }
+
+    fn step(&mut self, params: &[Param], grads: &GradStore) -> Result<()> {
+        self.t += 1;
+        let c = &self.cfg;
+        let (bc1, bc2) = (1.0 - c.beta1.powi(self.t as i32), 1.0 - c.beta2.powi(self.t as i32));
+        for p in params {
+            let Some(g) = grads.get(p.var.as_tensor()) else { continue };
+            let (m, v) = match self.moments.get(&p.name) {
+                Some((m, v)) => (m.clone(), v.clone()),
+                None => (g.zeros_like()?, g.zeros_like()?),
+            };
+            let m = ((m * c.beta1)? + (g * (1.0 - c.beta1))?)?;
+            let v = ((v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
+            let mut theta = p.var.as_tensor().detach();
+            if c.weight_decay != 0.0 && (c.decay_all || p.decay) {
+                theta = (theta * (1.0 - c.lr * c.weight_decay))?;
+            }
+            let denom = ((v.clone() / bc2)?.sqrt()? + c.eps)?;
+            let update = ((m.clone() / bc1)? / denom)?;
+            p.var.set(&(theta - (update * c.lr)?)?)?;
+            self.moments.insert(p.name.clone(), (m, v));
+        }
+        Ok(())
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.cfg.lr
+    }
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.cfg.lr = lr;
+    }
+
+    fn state(&self) -> (usize, Vec<(String, Tensor)>) {
+        let mut v = vec![];
+        for (n, (m, s)) in &self.moments {
+            v.push((format!("{n}.exp_avg"), m.clone()));
+            v.push((format!("{n}.exp_avg_sq"), s.clone()));
+        }
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        (self.t, v)
+    }
+
+    fn load_state(&mut self, step: usize, state: &HashMap<String, Tensor>) -> Result<()> {
+        self.t = step;
+        self.moments.clear();
+        for (k, m) in state {
+            if let Some(n) = k.strip_suffix(".exp_avg") {
+                let s = state.get(&format!("{n}.exp_avg_sq")).ok_or_else(|| Error::Msg(format!("optimizer state has {k} but no {n}.exp_avg_sq")))?;
+                self.moments.insert(n.to_string(), (m.clone(), s.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// SGD with optional momentum and (coupled, L2) weight decay, as `torch.optim.SGD`.
+pub struct Sgd {
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    t: usize,
+    buf: HashMap<String, Tensor>,
+}
+
+impl Sgd {
+    pub fn new(lr: f64, momentum: f64, weight_decay: f64) -> Self {
+        Sgd { lr, momentum, weight_decay, t: 0, buf: HashMap::new() }
+    }
+}
+
+impl Optimizer for Sgd {
+    fn name(&self) -> &'static str {
+        "sgd"
+    }
+
+    fn step(&mut self, params: &[Param], grads: &GradStore) -> Result<()> {
+        self.t += 1;
+        for p in params {
+            let Some(g) = grads.get(p.var.as_tensor()) else { continue };
+            let theta = p.var.as_tensor().detach();
+            let mut d = if self.weight_decay != 0.0 && p.decay { (g + (&theta * self.weight_decay)?)? } else { g.clone() };
+            if self.momentum != 0.0 {
+                d = match self.buf.get(&p.name) {
+                    Some(b) => ((b * self.momentum)? + d)?,
+                    None => d,
+                };
+                self.buf.insert(p.name.clone(), d.clone());
+            }
+            p.var.set(&(theta - (d * self.lr)?)?)?;
+        }
+        Ok(())
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn state(&self) -> (usize, Vec<(String, Tensor)>) {
+        let mut v: Vec<_> = self.buf.iter().map(|(n, b)| (format!("{n}.momentum_buffer"), b.clone())).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        (self.t, v)
+    }
+    fn load_state(&mut self, step: usize, state: &HashMap<String, Tensor>) -> Result<()> {
+        self.t = step;
+        self.buf = state.iter().filter_map(|(k, t)| k.strip_suffix(".momentum_buffer").map(|n| (n.to_string(), t.clone()))).collect();
+        Ok(())
+    }
+}
+
+/// The global L2 norm of the gradients of `params`.
+pub fn grad_norm(params: &[Param], grads: &GradStore) -> Result<f64> {
+    let mut sq = 0f64;
+    for p in params {
+        if let Some(g) = grads.get(p.var.as_tensor()) {
+            sq += g.sqr()?.sum_all()?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+        }
+    }
+    Ok(sq.sqrt())
+}
+
+/// Scales gradients so their global norm is at most `max_norm` (torch's clip_grad_norm_).
+/// Returns the norm before clipping.
+pub fn clip_grad_norm(params: &[Param], grads: &mut GradStore, max_norm: f64) -> Result<f64> {
+    let norm = grad_norm(params, grads)?;
+    let coef = max_norm / (norm + 1e-6);
+    if coef < 1.0 {
+        for p in params {
+            if let Some(g) = grads.get(p.var.as_tensor()) {
+                let scaled = (g * coef)?;
+                grads.insert(p.var.as_tensor(), scaled);
+            }
+        }
+    }
+    Ok(norm)
+}
