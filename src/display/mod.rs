@@ -15,29 +15,33 @@
 //! when it is the value of a notebook cell. Everything is offline: inline CSS, inline SVG, no
 //! JavaScript at all (the attention head selector is pure CSS), no CDN.
 //!
-//! # How evcxr shows a value (the rules, from evcxr 0.22's source)
+//! # How evcxr shows a value (checked against evcxr_jupyter 0.22 and its source)
 //!
-//! evcxr rewrites a cell's **last expression** `e` into `(e).evcxr_display();`. If that does not
-//! compile, for *any* reason, it silently falls back to printing `format!("{:?}", &(e))` as
-//! text. Consequences:
+//! evcxr rewrites a cell's **last expression** `e` into `(e).evcxr_display();`. If that does
+//! not compile, for *any* reason, it falls back to sending `format!("{:?}", &(e))` as
+//! `text/plain` (or reports a compile error). Measured consequences:
 //!
-//! 1. `evcxr_display` must be callable by method syntax without imports: here it is an
-//!    **inherent** `pub fn evcxr_display(&self)` on each concrete type (not a trait method,
-//!    which would need a `use`, and not on a generic wrapper).
-//! 2. A `Result` is not displayable: end the cell with `Table::from_rows(..)?`, not without the
-//!    `?` (you would see `Ok(..)` as text).
-//! 3. **Do not move a variable from an earlier cell in the last expression.** evcxr attributes
-//!    the resulting "use of moved value" error (E0382, whose spans include the move site) to the
-//!    wrapped last line and picks the `Debug` fallback, so `Table::new(df)` on the last line
-//!    showed plain text while `let t = Table::new(df); t` rendered. The constructors here take
-//!    references (`Table::new(&df)`, `AttentionView::new(&pattern, &tokens)`), which avoids
-//!    the trap; `let t = ...; t` always works too. As a safety net every type's `Debug` prints
-//!    its plain-text form.
-//! 4. evcxr keeps **one output per MIME type per cell**: a second HTML output in the same cell
-//!    replaces the first. To show several results, compose them with [`Panel`].
+//! 1. `evcxr_display` is found by method syntax, so it is an **inherent**
+//!    `pub fn evcxr_display(&self)` on each concrete type here: a trait method only works when
+//!    the trait is in the cell's scope.
+//! 2. **Do not move a variable from an earlier cell in the last expression.** rustc's
+//!    "use of moved value" error points at the last line too, so evcxr switches that line to
+//!    its `Debug` fallback (`T(df)` showed plain text) or fails (`f(df)` with `f` taking the
+//!    value: compile error). Borrow instead (`Table::new(&df)`: all constructors here take
+//!    references), or bind first: `let t = Table::new(df); t` renders.
+//! 3. **The first `?` of a session, on the last line, shows plain text**: evcxr turns on
+//!    `?` support by reacting to the compile error, and the same reaction picks the fallback.
+//!    Later cells render (`Table::from_rows(..)?` is fine once `?` has been used), and
+//!    `let t = Table::from_rows(..)?; t` always renders. A bare `Result` never renders: end
+//!    with `?`.
+//! 4. evcxr keeps **one output per MIME type per cell**: a second HTML output in the same
+//!    cell replaced the first. To show several results, compose them with [`Panel`].
 //! 5. The payload is framed as `EVCXR_BEGIN_CONTENT <mime>` … `EVCXR_END_CONTENT` lines on
-//!    stdout; [`write_mime_bundle`] writes it (each type sends `text/html` plus a `text/plain`
-//!    alternative for text-only front ends).
+//!    stdout; [`write_mime_bundle`] writes it. Each type sends `text/plain` and `text/html`
+//!    (both reach the front end, which shows the HTML). As a safety net for rules 2 and 3,
+//!    every type's `Debug` prints its plain-text form.
+//! 6. stderr reaches the notebook line by line (a partial line waits for its `\n`), which
+//!    is why [`Progress`] prints whole lines under evcxr (`EVCXR_IS_RUNTIME=1` is set there).
 //!
 //! ```
 //! use gpt2lab::display::{Panel, Table, TokenView};
