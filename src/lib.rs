@@ -11,6 +11,7 @@ pub mod hooks;
 pub mod model;
 pub mod notebook;
 pub mod prelude;
+pub mod runtime;
 pub mod tokenizer;
 pub mod train;
 

@@ -48,6 +48,7 @@ impl Gpt2 {
     /// Builds the model from tensors with canonical HF names without the `transformer.`
     /// prefix (`wte.weight`, `h.0.attn.c_attn.weight`, ...), checked against the config.
     pub fn from_tensors(cfg: Gpt2Config, tensors: &HashMap<String, Tensor>) -> Result<Self> {
+        crate::runtime::init();
         cfg.validate()?;
         super::weights::check_tensors(&cfg, tensors)?;
         let get = |n: &str| -> Tensor { tensors[n].clone() };
@@ -159,6 +160,10 @@ impl Gpt2 {
     /// The general forward: optional padding mask, optional KV cache (extended in place),
     /// hooks. New tokens take positions after the cache's, per row.
     pub fn run_with(&self, ids: &Tensor, spec: &HookSpec, opts: ForwardOpts, kv: Option<&mut KvCache>) -> Result<Run> {
+        crate::runtime::with_cpu_pool(|| self.run_with_inner(ids, spec, opts, kv))
+    }
+
+    fn run_with_inner(&self, ids: &Tensor, spec: &HookSpec, opts: ForwardOpts, kv: Option<&mut KvCache>) -> Result<Run> {
         spec.validate(self.cfg.n_layer)?;
         let ids = self.check_ids(ids)?; // (B, T) u32
         let (b, t) = ids.dims2()?;

@@ -20,7 +20,10 @@ pub struct Mlp {
 pub fn activate(x: &Tensor, act: Activation) -> candle_core::Result<Tensor> {
     match act {
         // candle's `gelu` is the tanh approximation ("gelu_new"); `gelu_erf` is exact.
-        Activation::GeluNew => x.gelu(),
+        Activation::GeluNew => match super::kernels::gelu_new(x)? {
+            Some(y) => Ok(y),
+            None => x.gelu(),
+        },
         Activation::Gelu => x.gelu_erf(),
         Activation::Relu => x.relu(),
     }

@@ -1,21 +1,24 @@
 //! Numeric building blocks that stay differentiable.
 //!
 //! candle 0.11's fused `softmax_last_dim` and `layer_norm` have no backward pass: gradients
-//! silently stop at them. We use the fused kernels only when no gradient is tracked
-//! (`!x.track_op()`), and the composite (differentiable) form otherwise. Tests check both
-//! paths against Hugging Face and against finite differences.
+//! silently stop at them. We use candle's kernels only when no gradient is tracked
+//! (`!x.track_op()`), our own fused kernels with backward (`kernels.rs`) when training on the
+//! CPU, and the composite [`reference`] form elsewhere. Tests check every path against
+//! Hugging Face, against each other and against finite differences.
 
 use candle_core::{DType, Result, Tensor, D};
 
-/// Softmax over the last dim.
+/// Softmax over the last dim (candle's fused kernel without autograd, our fused kernel with
+/// backward when tracking, the composite form elsewhere, e.g. on CUDA).
 pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
     if !x.track_op() && x.dtype() == DType::F32 {
         return candle_nn::ops::softmax_last_dim(&x.contiguous()?);
     }
-    // Shift-invariance makes the max a constant for the gradient: detach it.
-    let max = x.max_keepdim(D::Minus1)?.detach();
-    let e = x.broadcast_sub(&max)?.exp()?;
-    e.broadcast_div(&e.sum_keepdim(D::Minus1)?)
+    if let Some(y) = super::kernels::softmax_last(x)? {
+        return Ok(y);
+    }
+    // Shift-invariance makes the max a constant for the gradient: detached inside.
+    reference::softmax_last(x)
 }
 
 /// Log-softmax over the last dim (differentiable).
@@ -46,8 +49,10 @@ pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor
     if !x.track_op() && !w.track_op() && !b.track_op() && x.dtype() == DType::F32 {
         return candle_nn::ops::layer_norm(&x.contiguous()?, w, b, eps as f32);
     }
-    let (xc, scale) = layer_norm_parts(x, eps)?;
-    xc.broadcast_div(&scale)?.broadcast_mul(w)?.broadcast_add(b)
+    if let Some(y) = super::kernels::layer_norm(x, w, b, eps)? {
+        return Ok(y);
+    }
+    reference::layer_norm(x, w, b, eps)
 }
 
 /// `x @ w + b` for HF `Conv1D` weights stored `[in, out]`; `x` is `(…, in)`.
@@ -60,4 +65,25 @@ pub fn conv1d(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     let mut od = dims;
     *od.last_mut().expect("rank >= 1") = out;
     y.reshape(od)
+}
+
+/// Composite (op-by-op) forms, kept as the reference the fused kernels are tested against
+/// and as the path on devices without them.
+pub mod reference {
+    use super::*;
+
+    pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
+        let max = x.max_keepdim(D::Minus1)?.detach();
+        let e = x.broadcast_sub(&max)?.exp()?;
+        e.broadcast_div(&e.sum_keepdim(D::Minus1)?)
+    }
+
+    pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor> {
+        let (xc, scale) = layer_norm_parts(x, eps)?;
+        xc.broadcast_div(&scale)?.broadcast_mul(w)?.broadcast_add(b)
+    }
+
+    pub fn gelu_new(x: &Tensor) -> Result<Tensor> {
+        x.gelu()
+    }
 }

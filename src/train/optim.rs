@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::params::Param;
 use crate::{Error, Result};
 
-pub trait Optimizer {
+pub trait Optimizer: Send {
     /// Short name for logs and checkpoints ("adamw", "sgd").
     fn name(&self) -> &'static str;
     /// Updates every param that has a gradient in `grads`.

@@ -76,7 +76,7 @@ pub struct StepStats {
 
 /// Called after every optimizer step with the trainer (to read or change the model, e.g. a
 /// LayerNorm-removal schedule) and the step's stats.
-pub type Callback = Box<dyn FnMut(&mut Trainer, &StepStats) -> Result<()>>;
+pub type Callback = Box<dyn FnMut(&mut Trainer, &StepStats) -> Result<()> + Send>;
 
 pub struct Trainer {
     pub params: TrainableGpt2,
@@ -99,7 +99,7 @@ impl Trainer {
         Trainer { params, opt, cfg, step: 0, metrics: Metrics::default(), callbacks: vec![], tokens_seen: 0 }
     }
 
-    pub fn add_callback(&mut self, f: impl FnMut(&mut Trainer, &StepStats) -> Result<()> + 'static) {
+    pub fn add_callback(&mut self, f: impl FnMut(&mut Trainer, &StepStats) -> Result<()> + Send + 'static) {
         self.callbacks.push(Box::new(f));
     }
 
@@ -118,6 +118,10 @@ impl Trainer {
     /// One optimizer step over micro-batches `(x, y)`: mean loss, backward, NaN/inf check,
     /// clipping, learning rate from the schedule, update.
     pub fn train_step(&mut self, micro: &[(Tensor, Tensor)]) -> Result<StepStats> {
+        crate::runtime::with_cpu_pool(|| self.train_step_inner(micro))
+    }
+
+    fn train_step_inner(&mut self, micro: &[(Tensor, Tensor)]) -> Result<StepStats> {
         if micro.is_empty() {
             return Err(Error::EmptyInput("train_step needs at least one batch".into()));
         }

@@ -1,0 +1,44 @@
+//! Process-level CPU set-up, applied once when the first model is built.
+//!
+//! Measured on a 2-core machine (tiny-model training step, `examples/prof_step.rs`):
+//! - candle 0.11 runs element-wise ops on a spinning "barrier pool" *and* matmuls on a rayon
+//!   pool; with both at full width on few cores they fight, and a training step was ~2.4x
+//!   slower than with the barrier pool at one thread. So `CANDLE_NUM_THREADS` defaults to 1
+//!   (set it yourself to override; matmuls still use every core through rayon).
+//! - a quarter of the step went to page faults: glibc returns every large freed buffer to
+//!   the kernel and faults it back in on the next allocation. Raising the mmap and trim
+//!   thresholds keeps those buffers in the process (10–15% faster steps).
+
+use std::sync::Once;
+
+static INIT: Once = Once::new();
+
+/// Applies the CPU settings above (idempotent; called by model constructors).
+pub fn init() {
+    INIT.call_once(|| {
+        if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+            std::env::set_var("CANDLE_NUM_THREADS", "1");
+        }
+        if std::env::var_os("GPT2LAB_NO_MALLOPT").is_none() {
+            tune_malloc();
+        }
+    });
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_malloc() {
+    // SAFETY: mallopt only changes allocator parameters; it is safe to call at any time.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_malloc() {}
+
+/// Runs `f` inside candle's CPU thread pool (keeps its workers warm across the many short
+/// parallel sections of a forward/backward pass).
+pub fn with_cpu_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    candle_core::Device::Cpu.with_context(f)
+}
