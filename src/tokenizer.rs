@@ -3,11 +3,13 @@
 //! takes an explicit `prepend_bos`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use candle_core::{Device, Tensor};
 use tokenizers::models::bpe::BPE;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 
+use crate::data::CompactVocab;
 use crate::{Error, Result};
 
 /// GPT-2's `<|endoftext|>`, used as BOS and EOS.
@@ -18,10 +20,14 @@ pub fn datasets_dir() -> PathBuf {
     std::env::var_os("GPT2LAB_DATASETS").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/datasets")))
 }
 
+/// GPT-2's BPE, optionally followed by a compact vocabulary remap (the GPT-2 ids a small
+/// model was trained on ⇄ its dense ids), so tiny models keep a small embedding while users
+/// keep typing text.
 #[derive(Clone)]
 pub struct Gpt2Tokenizer {
     inner: tokenizers::Tokenizer,
     bos: u32,
+    compact: Option<Arc<CompactVocab>>,
 }
 
 fn tk_err(e: impl std::fmt::Display) -> Error {
@@ -47,17 +53,33 @@ impl Gpt2Tokenizer {
         let mut inner = tokenizers::Tokenizer::new(bpe);
         inner.with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(false)));
         inner.with_decoder(Some(ByteLevel::default()));
-        Ok(Gpt2Tokenizer { inner, bos: ENDOFTEXT })
+        Ok(Gpt2Tokenizer { inner, bos: ENDOFTEXT, compact: None })
     }
 
     /// From a Hugging Face `tokenizer.json`.
     pub fn from_tokenizer_json(path: impl AsRef<Path>) -> Result<Self> {
         let inner = tokenizers::Tokenizer::from_file(path.as_ref()).map_err(tk_err)?;
-        Ok(Gpt2Tokenizer { inner, bos: ENDOFTEXT })
+        Ok(Gpt2Tokenizer { inner, bos: ENDOFTEXT, compact: None })
+    }
+
+    /// The same tokenizer, then `vocab`'s remap: ids are dense ids of `vocab`. BOS becomes
+    /// the dense id of `<|endoftext|>` (which `vocab` must hold as a special or a token).
+    pub fn with_compact_vocab(mut self, vocab: CompactVocab) -> Result<Self> {
+        let bos = vocab.get(ENDOFTEXT).ok_or_else(|| Error::Tokenizer("the compact vocabulary has no <|endoftext|> entry".into()))?;
+        self.bos = bos;
+        self.compact = Some(Arc::new(vocab));
+        Ok(self)
+    }
+
+    pub fn compact_vocab(&self) -> Option<&CompactVocab> {
+        self.compact.as_deref()
     }
 
     pub fn vocab_size(&self) -> usize {
-        self.inner.get_vocab_size(true)
+        match &self.compact {
+            Some(v) => v.len(),
+            None => self.inner.get_vocab_size(true),
+        }
     }
     pub fn bos_token_id(&self) -> u32 {
         self.bos
@@ -65,13 +87,21 @@ impl Gpt2Tokenizer {
 
     /// Token ids of `text` (no BOS).
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        Ok(self.inner.encode(text, false).map_err(tk_err)?.get_ids().to_vec())
+        let ids = self.inner.encode(text, false).map_err(tk_err)?.get_ids().to_vec();
+        match &self.compact {
+            Some(v) => v.encode(&ids),
+            None => Ok(ids),
+        }
     }
 
     /// Token ids with their byte offsets `(start, end)` into `text`, for labelling spans.
     pub fn encode_with_offsets(&self, text: &str) -> Result<Vec<(u32, (usize, usize))>> {
         let enc = self.inner.encode(text, false).map_err(tk_err)?;
-        Ok(enc.get_ids().iter().copied().zip(enc.get_offsets().iter().copied()).collect())
+        let ids = match &self.compact {
+            Some(v) => v.encode(enc.get_ids())?,
+            None => enc.get_ids().to_vec(),
+        };
+        Ok(ids.into_iter().zip(enc.get_offsets().iter().copied()).collect())
     }
 
     /// Ids with BOS (`<|endoftext|>`) in front when `prepend_bos`.
@@ -129,12 +159,19 @@ impl Gpt2Tokenizer {
         if let Some(&bad) = ids.iter().find(|&&i| i as usize >= self.vocab_size()) {
             return Err(Error::TokenOutOfRange { id: bad, vocab: self.vocab_size() });
         }
-        self.inner.decode(ids, false).map_err(tk_err)
+        match &self.compact {
+            Some(v) => self.inner.decode(&v.decode(ids)?, false).map_err(tk_err),
+            None => self.inner.decode(ids, false).map_err(tk_err),
+        }
     }
 
     /// The id of one token string (`"Ġthe"`-style BPE symbols), if it is in the vocabulary.
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
-        self.inner.token_to_id(token)
+        let id = self.inner.token_to_id(token)?;
+        match &self.compact {
+            Some(v) => v.get(id),
+            None => Some(id),
+        }
     }
 
     pub fn inner(&self) -> &tokenizers::Tokenizer {

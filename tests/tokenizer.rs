@@ -92,3 +92,24 @@ fn bad_ids_are_errors() {
     let t = Gpt2Tokenizer::gpt2().unwrap();
     assert!(t.decode(&[60000]).is_err());
 }
+
+#[test]
+fn compact_vocabulary_remaps_transparently() {
+    use gpt2lab::data::CompactVocab;
+    let gpt2 = Gpt2Tokenizer::gpt2().unwrap();
+    let corpus = gpt2.encode("the cat sat on the mat. the dog sat too.").unwrap();
+    let q = gpt2.encode("?").unwrap()[0];
+    let vocab = CompactVocab::builder().special(ENDOFTEXT).unk(q).fit(&corpus);
+    let t = gpt2.clone().with_compact_vocab(vocab.clone()).unwrap();
+    assert_eq!(t.vocab_size(), vocab.len());
+    assert_eq!(t.bos_token_id(), 0);
+    let ids = t.encode("the dog sat on the cat.").unwrap();
+    assert!(ids.iter().all(|&i| (i as usize) < vocab.len()));
+    assert_eq!(t.decode(&ids).unwrap(), "the dog sat on the cat.");
+    // unseen words become <unk>, which decodes to "?"
+    let unk = t.encode(" zebra").unwrap();
+    assert!(unk.iter().all(|&i| Some(i) == vocab.unk_id()));
+    assert!(t.decode(&unk).unwrap().chars().all(|c| c == '?'));
+    assert_eq!(t.to_str_tokens("the cat", true).unwrap(), vec!["<|endoftext|>", "the", " cat"]);
+    assert!(t.decode(&[vocab.len() as u32]).is_err());
+}

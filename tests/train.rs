@@ -238,3 +238,17 @@ fn checkpoints_resume_the_same_trajectory() {
     assert!(Gpt2::from_dir(&dir).is_ok());
     assert!(matches!(Trainer::resume(&dir, Box::new(Sgd::new(0.1, 0.0, 0.0))), Err(Error::Msg(_))));
 }
+
+#[test]
+fn optimizer_state_does_not_keep_autograd_history() {
+    // Regression: AdamW moments built from un-detached gradients chained every step's graph
+    // together (memory grew by the whole activation set per step).
+    let mut tr = Trainer::new(&tiny(10), Box::new(AdamW::new(AdamWConfig::default())), TrainConfig { progress: false, ..Default::default() }).unwrap();
+    tr.train_step(&[batch(2, 8, 0)]).unwrap();
+    tr.train_step(&[batch(2, 8, 1)]).unwrap();
+    let (_, state) = tr.opt.state();
+    assert!(!state.is_empty());
+    for (n, t) in state {
+        assert!(!t.track_op(), "{n} keeps an autograd graph");
+    }
+}

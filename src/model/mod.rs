@@ -3,6 +3,7 @@
 pub mod attention;
 pub mod block;
 pub mod config;
+pub mod default;
 pub mod gpt2;
 pub mod kernels;
 pub mod hub;
@@ -14,4 +15,5 @@ pub mod weights;
 
 pub use config::{Activation, Gpt2Config};
 pub use gpt2::{ForwardOpts, Gpt2, Run};
+pub use default::{default_model_dir, load_default};
 pub use kv_cache::KvCache;

@@ -64,7 +64,10 @@ impl Optimizer for AdamW {
         let c = &self.cfg;
         let (bc1, bc2) = (1.0 - c.beta1.powi(self.t as i32), 1.0 - c.beta2.powi(self.t as i32));
         for p in params {
-            let Some(g) = grads.get(p.var.as_tensor()) else { continue };
+            // Gradients carry the autograd history of the backward pass; detach them so the
+            // moments (kept across steps) do not chain every step's graph together.
+            let Some(g) = grads.get(p.var.as_tensor()).map(|g| g.detach()) else { continue };
+            let g = &g;
             let (m, v) = match self.moments.get(&p.name) {
                 Some((m, v)) => (m.clone(), v.clone()),
                 None => (g.zeros_like()?, g.zeros_like()?),
@@ -136,7 +139,8 @@ impl Optimizer for Sgd {
     fn step(&mut self, params: &[Param], grads: &GradStore) -> Result<()> {
         self.t += 1;
         for p in params {
-            let Some(g) = grads.get(p.var.as_tensor()) else { continue };
+            let Some(g) = grads.get(p.var.as_tensor()).map(|g| g.detach()) else { continue };
+            let g = &g;
             let theta = p.var.as_tensor().detach();
             let mut d = if self.weight_decay != 0.0 && p.decay { (g + (&theta * self.weight_decay)?)? } else { g.clone() };
             if self.momentum != 0.0 {
