@@ -6,8 +6,11 @@
 pub mod data;
 pub mod display;
 pub mod error;
+pub mod eval;
 pub mod generate;
 pub mod hooks;
+pub mod interp;
+pub mod metrics;
 pub mod model;
 pub mod notebook;
 pub mod prelude;

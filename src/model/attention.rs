@@ -19,9 +19,9 @@ pub struct Attention {
 }
 
 impl Attention {
-    /// `x` (B, T, C); `mask` additive (B|1, 1, T, Tk) or None when every key is visible;
+    /// `x` (B, T, C); `x_v` a different input for the values (LayerNorm removal), else `x`; `mask` additive (B|1, 1, T, Tk) or None when every key is visible;
     /// `kv` this layer's cached (k, v), each (B, Tpast, H, dh), extended in place.
-    pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>, kv: Option<&mut Option<(Tensor, Tensor)>>, hooks: &mut HookCtx) -> Result<Tensor> {
+    pub fn forward(&self, x: &Tensor, x_v: Option<&Tensor>, mask: Option<&Tensor>, kv: Option<&mut Option<(Tensor, Tensor)>>, hooks: &mut HookCtx) -> Result<Tensor> {
         use HookPoint::*;
         let l = self.layer;
         let (b, t, c) = x.dims3()?;
@@ -29,7 +29,11 @@ impl Attention {
         let qkv = ops::conv1d(x, &self.c_attn_w, &self.c_attn_b)?; // (B, T, 3C)
         let q = hooks.hook(Q(l), qkv.narrow(2, 0, c)?.reshape((b, t, h, dh))?)?; // (B, T, H, dh)
         let k = hooks.hook(K(l), qkv.narrow(2, c, c)?.reshape((b, t, h, dh))?)?;
-        let v = hooks.hook(V(l), qkv.narrow(2, 2 * c, c)?.reshape((b, t, h, dh))?)?;
+        let v = match x_v {
+            None => qkv.narrow(2, 2 * c, c)?,
+            Some(xv) => ops::conv1d(xv, &self.c_attn_w.narrow(1, 2 * c, c)?, &self.c_attn_b.narrow(0, 2 * c, c)?)?,
+        };
+        let v = hooks.hook(V(l), v.reshape((b, t, h, dh))?)?;
         let (k, v) = match kv {
             Some(slot) => {
                 let kv_full = match slot.take() {

@@ -9,7 +9,7 @@ use super::block::Block;
 use super::config::Gpt2Config;
 use super::kv_cache::KvCache;
 use super::mlp::Mlp;
-use super::norm::LayerNorm;
+use super::norm::{LayerNorm, LnTarget, NormMode};
 use super::ops;
 use crate::hooks::{ActivationCache, HookCtx, HookPoint, HookSpec, Ln};
 use crate::{Error, Result};
@@ -53,16 +53,18 @@ impl Gpt2 {
         super::weights::check_tensors(&cfg, tensors)?;
         let get = |n: &str| -> Tensor { tensors[n].clone() };
         let device = tensors["wte.weight"].device().clone();
+        let default_mode = super::norm::default_mode(&cfg);
         let mut scale = if cfg.scale_attn_weights { 1.0 / (cfg.d_head() as f64).sqrt() } else { 1.0 };
         let mut blocks = vec![];
         for i in 0..cfg.n_layer {
             let p = |s: &str| get(&format!("h.{i}.{s}"));
-            let ln = |n: &str, which| LayerNorm { weight: p(&format!("{n}.weight")), bias: p(&format!("{n}.bias")), eps: cfg.layer_norm_epsilon, which };
+            let ln = |n: &str, which| LayerNorm { weight: p(&format!("{n}.weight")), bias: p(&format!("{n}.bias")), eps: cfg.layer_norm_epsilon, which, mode: default_mode };
             if cfg.scale_attn_by_inverse_layer_idx {
                 scale = (if cfg.scale_attn_weights { 1.0 / (cfg.d_head() as f64).sqrt() } else { 1.0 }) / (i + 1) as f64;
             }
             blocks.push(Block {
                 ln_1: ln("ln_1", Ln::Ln1(i)),
+                ln_1_v_mode: None,
                 attn: Attention {
                     c_attn_w: p("attn.c_attn.weight"),
                     c_attn_b: p("attn.c_attn.bias"),
@@ -84,7 +86,7 @@ impl Gpt2 {
                 layer: i,
             });
         }
-        let ln_f = LayerNorm { weight: get("ln_f.weight"), bias: get("ln_f.bias"), eps: cfg.layer_norm_epsilon, which: Ln::Final };
+        let ln_f = LayerNorm { weight: get("ln_f.weight"), bias: get("ln_f.bias"), eps: cfg.layer_norm_epsilon, which: Ln::Final, mode: default_mode };
         Ok(Gpt2 { wte: get("wte.weight"), wpe: get("wpe.weight"), blocks, ln_f, cfg, device })
     }
 
@@ -113,22 +115,54 @@ impl Gpt2 {
         v
     }
 
+    /// A copy with every parameter replaced by `f(name, tensor)` (same shapes), keeping
+    /// everything else (norm modes included).
+    pub fn map_tensors(&self, mut f: impl FnMut(&str, &Tensor) -> Result<Tensor>) -> Result<Gpt2> {
+        let mut m = self.clone();
+        let mut go = |name: String, t: &mut Tensor| -> Result<()> {
+            let new = f(&name, t)?;
+            if new.dims() != t.dims() {
+                return Err(Error::TensorShape { name, expected: t.dims().to_vec(), got: new.dims().to_vec() });
+            }
+            *t = new;
+            Ok(())
+        };
+        go("wte.weight".into(), &mut m.wte)?;
+        go("wpe.weight".into(), &mut m.wpe)?;
+        for (i, b) in m.blocks.iter_mut().enumerate() {
+            let p = |s: &str| format!("h.{i}.{s}");
+            go(p("ln_1.weight"), &mut b.ln_1.weight)?;
+            go(p("ln_1.bias"), &mut b.ln_1.bias)?;
+            go(p("attn.c_attn.weight"), &mut b.attn.c_attn_w)?;
+            go(p("attn.c_attn.bias"), &mut b.attn.c_attn_b)?;
+            go(p("attn.c_proj.weight"), &mut b.attn.c_proj_w)?;
+            go(p("attn.c_proj.bias"), &mut b.attn.c_proj_b)?;
+            go(p("ln_2.weight"), &mut b.ln_2.weight)?;
+            go(p("ln_2.bias"), &mut b.ln_2.bias)?;
+            go(p("mlp.c_fc.weight"), &mut b.mlp.c_fc_w)?;
+            go(p("mlp.c_fc.bias"), &mut b.mlp.c_fc_b)?;
+            go(p("mlp.c_proj.weight"), &mut b.mlp.c_proj_w)?;
+            go(p("mlp.c_proj.bias"), &mut b.mlp.c_proj_b)?;
+        }
+        go("ln_f.weight".into(), &mut m.ln_f.weight)?;
+        go("ln_f.bias".into(), &mut m.ln_f.bias)?;
+        m.device = m.wte.device().clone();
+        Ok(m)
+    }
+
     /// A copy with every parameter in `dtype` (e.g. F64 for gradient checks).
     pub fn to_dtype(&self, dtype: DType) -> Result<Gpt2> {
-        let map = self.named_tensors().into_iter().map(|(n, t)| Ok((n, t.to_dtype(dtype)?))).collect::<Result<HashMap<_, _>>>()?;
-        Gpt2::from_tensors(self.cfg.clone(), &map)
+        self.map_tensors(|_, t| Ok(t.to_dtype(dtype)?))
     }
 
     /// A copy on another device.
     pub fn to_device(&self, device: &Device) -> Result<Gpt2> {
-        let map = self.named_tensors().into_iter().map(|(n, t)| Ok((n, t.to_device(device)?))).collect::<Result<HashMap<_, _>>>()?;
-        Gpt2::from_tensors(self.cfg.clone(), &map)
+        self.map_tensors(|_, t| Ok(t.to_device(device)?))
     }
 
     /// A copy whose parameters carry no autograd history (for evaluation after training).
     pub fn detached(&self) -> Result<Gpt2> {
-        let map: HashMap<_, _> = self.named_tensors().into_iter().map(|(n, t)| (n, t.detach())).collect();
-        Gpt2::from_tensors(self.cfg.clone(), &map)
+        self.map_tensors(|_, t| Ok(t.detach()))
     }
 
     pub fn dtype(&self) -> DType {
@@ -140,6 +174,46 @@ impl Gpt2 {
     }
     pub fn config(&self) -> &Gpt2Config {
         &self.cfg
+    }
+
+    /// Sets how one normalisation site normalises (LayerNorm removal).
+    pub fn set_norm_mode(&mut self, target: LnTarget, mode: NormMode) -> Result<()> {
+        let n = self.cfg.n_layer;
+        let bad = || Error::Shape(format!("{target}: the model has {n} blocks"));
+        match target {
+            LnTarget::Ln1Qk(i) => {
+                let b = self.blocks.get_mut(i).ok_or_else(bad)?;
+                // values keep what they saw before unless set on their own
+                b.ln_1_v_mode.get_or_insert(b.ln_1.mode);
+                b.ln_1.mode = mode;
+            }
+            LnTarget::Ln1V(i) => self.blocks.get_mut(i).ok_or_else(bad)?.ln_1_v_mode = Some(mode),
+            LnTarget::Ln2(i) => self.blocks.get_mut(i).ok_or_else(bad)?.ln_2.mode = mode,
+            LnTarget::Final => self.ln_f.mode = mode,
+        }
+        Ok(())
+    }
+
+    /// The mode of every normalisation site, in forward order.
+    pub fn norm_modes(&self) -> Vec<(LnTarget, NormMode)> {
+        let mut v = vec![];
+        for (i, b) in self.blocks.iter().enumerate() {
+            v.push((LnTarget::Ln1Qk(i), b.ln_1.mode));
+            v.push((LnTarget::Ln1V(i), b.ln_1_v_mode.unwrap_or(b.ln_1.mode)));
+            v.push((LnTarget::Ln2(i), b.ln_2.mode));
+        }
+        v.push((LnTarget::Final, self.ln_f.mode));
+        v
+    }
+
+    /// Every site set to `mode` (e.g. `Identity`, or to compare with sequential removal).
+    pub fn set_all_norm_modes(&mut self, mode: NormMode) {
+        for b in &mut self.blocks {
+            b.ln_1.mode = mode;
+            b.ln_1_v_mode = None;
+            b.ln_2.mode = mode;
+        }
+        self.ln_f.mode = mode;
     }
 
     /// Logits `(B, T, V)` for token ids `(B, T)` (or `(T,)`), no hooks.
@@ -248,9 +322,10 @@ impl Gpt2 {
         Ok(y.reshape(od)?)
     }
 
-    /// Logits from a residual-stream tensor `(…, C)`: final LN then unembedding (the logit lens).
+    /// Logits from a residual-stream tensor `(…, C)`: final LN (in its current mode) then
+    /// unembedding (the logit lens).
     pub fn unembed(&self, resid: &Tensor) -> Result<Tensor> {
-        let x = ops::layer_norm(resid, &self.ln_f.weight, &self.ln_f.bias, self.cfg.layer_norm_epsilon)?;
+        let x = self.ln_f.forward_as(resid, self.ln_f.mode, None)?;
         self.unembed_normalized(&x)
     }
 

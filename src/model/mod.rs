@@ -14,6 +14,7 @@ pub mod ops;
 pub mod weights;
 
 pub use config::{Activation, Gpt2Config};
+pub use norm::{LnTarget, NormMode};
 pub use gpt2::{ForwardOpts, Gpt2, Run};
 pub use default::{default_model_dir, load_default};
 pub use kv_cache::KvCache;

@@ -163,12 +163,56 @@ impl Gpt2 {
 
     /// Writes `config.json` and `model.safetensors` (keys with the `transformer.` prefix, as
     /// `GPT2LMHeadModel.save_pretrained`), each atomically, so transformers loads it.
+    ///
+    /// A LayerNorm-free model (every site a FakeLN) is written in the released LN-free
+    /// convention: `layer_norm_epsilon = 1e12` and each γ scaled by 1e6/σ, which transformers
+    /// runs as is and `from_dir` loads back as exact FakeLNs.
     pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
+        let (cfg, model) = self.hf_exportable()?;
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let named: Vec<(String, Tensor)> = self.named_tensors().into_iter().map(|(n, t)| (format!("transformer.{n}"), t)).collect();
+        let named: Vec<(String, Tensor)> = model.named_tensors().into_iter().map(|(n, t)| (format!("transformer.{n}"), t)).collect();
         write_atomic(&dir.join("model.safetensors"), &safetensors_bytes(&named)?)?;
-        write_atomic(&dir.join("config.json"), self.cfg.to_hf_json().as_bytes())
+        write_atomic(&dir.join("config.json"), cfg.to_hf_json().as_bytes())
+    }
+
+    /// The config and weights that express this model's norm modes in plain HF GPT-2.
+    fn hf_exportable(&self) -> Result<(Gpt2Config, Gpt2)> {
+        use super::norm::{LnTarget, NormMode};
+        let modes = self.norm_modes();
+        if modes.iter().all(|(_, m)| *m == NormMode::LayerNorm) {
+            return Ok((self.cfg.clone(), self.clone()));
+        }
+        let sigma_of = |t: LnTarget| modes.iter().find(|(x, _)| *x == t).map(|(_, m)| *m);
+        if let Some((t, m)) = modes.iter().find(|(_, m)| !matches!(m, NormMode::Fake { .. })) {
+            return Err(Error::Unsupported(format!("saving a model whose norms are partly removed in HF layout: {t} is {m:?} (HF GPT-2 has one eps for all LayerNorms)")));
+        }
+        const K: f64 = 1e6;
+        let mut cfg = self.cfg.clone();
+        cfg.layer_norm_epsilon = K * K;
+        let model = self.map_tensors(|name, t| {
+            let target = if name == "ln_f.weight" {
+                Some(LnTarget::Final)
+            } else if let Some(i) = name.strip_prefix("h.").and_then(|r| r.split('.').next()).and_then(|i| i.parse::<usize>().ok()) {
+                if name.ends_with("ln_1.weight") {
+                    if sigma_of(LnTarget::Ln1Qk(i)) != sigma_of(LnTarget::Ln1V(i)) {
+                        return Err(Error::Unsupported(format!("block {i}: queries/keys and values use different FakeLN scales; HF GPT-2 has one ln_1")));
+                    }
+                    Some(LnTarget::Ln1Qk(i))
+                } else if name.ends_with("ln_2.weight") {
+                    Some(LnTarget::Ln2(i))
+                } else {
+                    None
+                }
+            } else {
+                None
+            };
+            match target.and_then(sigma_of) {
+                Some(NormMode::Fake { sigma }) => Ok((t * (K / sigma))?),
+                _ => Ok(t.clone()),
+            }
+        })?;
+        Ok((cfg, model))
     }
 
     /// A freshly initialised model (GPT-2's init: N(0, 0.02), residual projections scaled by

@@ -2,12 +2,14 @@
 //! metrics and atomic, resumable checkpoints.
 
 mod checkpoint;
+pub mod ln_removal;
 pub mod metrics;
 pub mod optim;
 pub mod params;
 pub mod schedule;
 pub mod trainer;
 
+pub use ln_removal::{average_scale, remove_all_at_once, LnRemovalSchedule};
 pub use metrics::{MetricRow, Metrics};
 pub use optim::{clip_grad_norm, grad_norm, AdamW, AdamWConfig, Optimizer, Sgd};
 pub use params::{decays, lm_loss, Param, TrainableGpt2};

@@ -1,6 +1,6 @@
 //! `TrainableGpt2`: a GPT-2 whose parameters are candle `Var`s, with freezing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use candle_core::{Tensor, Var};
 
@@ -40,19 +40,20 @@ impl TrainableGpt2 {
     /// Parameters whose name satisfies `frozen` are not trained.
     pub fn with_frozen(model: &Gpt2, frozen: impl Fn(&str) -> bool) -> Result<Self> {
         let mut params = vec![];
-        let mut map = HashMap::new();
         let mut frozen_set = HashSet::new();
-        for (name, t) in model.named_tensors() {
-            if frozen(&name) {
-                map.insert(name.clone(), t.detach());
-                frozen_set.insert(name);
+        // map_tensors keeps the model's structure (norm modes etc.); only tensors change
+        let model = model.map_tensors(|name, t| {
+            if frozen(name) {
+                frozen_set.insert(name.to_string());
+                Ok(t.detach())
             } else {
                 let var = Var::from_tensor(&t.detach())?;
-                map.insert(name.clone(), var.as_tensor().clone());
-                params.push(Param { decay: decays(&name), name, var });
+                let out = var.as_tensor().clone();
+                params.push(Param { decay: decays(name), name: name.to_string(), var });
+                Ok(out)
             }
-        }
-        Ok(TrainableGpt2 { model: Gpt2::from_tensors(model.cfg.clone(), &map)?, params, frozen: frozen_set })
+        })?;
+        Ok(TrainableGpt2 { model, params, frozen: frozen_set })
     }
 
     /// Freezes more parameters (by name predicate), keeping current values.
