@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command: the crate's tests (unit, integration, doc; including the runner's own test
+# with deliberately broken notebooks), then every notebook headless at ci scale.
+#
+#   scripts/test.sh                 # needs scripts/setup.sh to have run once on the machine
+#   GPT2LAB_SCALE=full scripts/test.sh   # notebooks at full scale (real GPT-2; slow)
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+export GPT2LAB_HOME="${GPT2LAB_HOME:-$HOME/.cache/gpt2lab}"
+case ":$PATH:" in *":$HOME/.cargo/bin:"*) ;; *) export PATH="$HOME/.cargo/bin:$PATH" ;; esac
+
+t0=$SECONDS
+echo "== cargo test (target dir: ${CARGO_TARGET_DIR:-target})"
+cargo test
+t1=$SECONDS
+echo "== notebooks (scale ${GPT2LAB_SCALE:-ci})"
+python3 scripts/run_notebooks.py --scale "${GPT2LAB_SCALE:-ci}"
+t2=$SECONDS
+echo "test.sh: cargo test $((t1 - t0))s, notebooks $((t2 - t1))s, total $((t2 - t0))s"
