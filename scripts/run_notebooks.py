@@ -103,9 +103,6 @@ def check_clean(paths: list[Path]) -> list[str]:
                     problems.append(f"{path}: cell {i} ({cid}) has an execution_count (run --clean)")
             if "execution" in cell.get("metadata", {}):
                 problems.append(f"{path}: cell {i} ({cid}) has execution timing metadata (run --clean)")
-        if not problems or not any(p.startswith(f"{path}:") for p in problems):
-            if text != canonical(nb):
-                problems.append(f"{path}: not in canonical nbformat layout (run --clean to rewrite it)")
     return problems
 
 
