@@ -18,11 +18,11 @@ use gpt2lab::interp::*;
 use gpt2lab::model::{LnTarget, NormMode};
 use gpt2lab::train::*;
 let scale = Scale::from_env();
-// every size in one place
-let ft_steps = scale.pick(160, 300);     // fine-tuning steps (paper: 300 steps × 2^19 tokens)
-let batch = scale.pick(8, 8);
-let block = scale.pick(64, 512);
-let eval_rows = scale.pick(16, 32);      // held-out sequences for the analysis
+// every size in one place (typed: evcxr keeps each cell's variables with concrete types)
+let ft_steps: usize = scale.pick(160, 300);     // fine-tuning steps (paper: 300 steps × 2^19 tokens)
+let batch: usize = scale.pick(8, 8);
+let block: usize = scale.pick(64, 512);
+let eval_rows: usize = scale.pick(16, 32);      // held-out sequences for the analysis
 println!("scale = {scale}: {ft_steps} fine-tuning steps of {batch}×{block} tokens");
 """),
 ("markdown", "model-md", r"""
@@ -72,7 +72,8 @@ let tcfg = TrainConfig {
     schedule: LrSchedule::Cosine { lr: 1e-3, warmup: 5, total: ft_steps, min_lr: 5e-4 },
     log_every: 5, progress: false, ..Default::default()
 };
-let adamw = || Box::new(AdamW::new(AdamWConfig { lr: 1e-3, ..Default::default() }));
+// (functions, not closures: a notebook keeps each cell's variables, and closures cannot be kept)
+fn adamw() -> Box<AdamW> { Box::new(AdamW::new(AdamWConfig { lr: 1e-3, ..Default::default() })) }
 let t0 = std::time::Instant::now();
 let ((vanilla, vanilla_curve), (ln_free, free_curve)) = if scale.is_full() {
     ((Gpt2::from_pretrained("schaeff/gpt2-small_vanilla300")?, Metrics::default()),
@@ -133,20 +134,22 @@ claim("sequential removal with fine-tuning beats faking every LN at once",
 For every attention head and MLP, DLA is its output, scaled by the clean run's final-LN scale and read off along γ ⊙ W_U[target]; the direct effect (DE) is `logit(LN(r)) − logit(LN(r − c))` with the final LN recomputed. The paper's metric is NMAE = mean|DLA − DE| / mean|DE| per component. Target: the true next token at each held-out position.
 """),
 ("code", "dla", r"""
-let dla_vs_de = |m: &Gpt2| -> Result<(Vec<f64>, f32, Vec<String>), Error> {
-    let run = m.run(&x_eval, &HookSpec::capture_all())?;
+fn dla_vs_de(m: &Gpt2, x: &Tensor, y: &Tensor) -> Result<(Vec<f64>, f32, Vec<String>), Error> {
+    let run = m.run(x, &HookSpec::capture_all())?;
     let (comps, labels) = head_and_mlp_components(m, &run.cache)?;
-    let dla = direct_logit_attribution(m, &run.cache, &comps, &y_eval)?;
-    let de = direct_effect(m, &final_resid(m, &run.cache)?, &comps, &y_eval)?;
+    let dla = direct_logit_attribution(m, &run.cache, &comps, y)?;
+    let de = direct_effect(m, &final_resid(m, &run.cache)?, &comps, y)?;
     let worst = (&dla - &de)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
     Ok((nmae(&dla, &de)?, worst, labels))
-};
-let (nmae_ln, worst_ln, labels) = dla_vs_de(&base)?;
-let (nmae_free, worst_free, _) = dla_vs_de(&ln_free)?;
+}
+fn pct(v: &[f64]) -> Vec<f32> {
+    v.iter().map(|x| (100.0 * x) as f32).collect()
+}
+let (nmae_ln, worst_ln, labels) = dla_vs_de(&base, &x_eval, &y_eval)?;
+let (nmae_free, worst_free, _) = dla_vs_de(&ln_free, &x_eval, &y_eval)?;
 let max_ln = nmae_ln.iter().cloned().fold(0.0, f64::max);
 claim("exact: without LN, DLA equals the direct effect for every head and MLP", worst_free < 1e-4, format!("max |DLA − DE| = {worst_free:.2e}"));
 claim("with LN, DLA is only an approximation (NMAE > 1% somewhere)", max_ln > 0.01, format!("max NMAE {:.1}%, max |DLA − DE| = {worst_ln:.3}", 100.0 * max_ln));
-let pct = |v: &[f64]| v.iter().map(|x| (100.0 * x) as f32).collect::<Vec<f32>>();
 Panel::new()
     .add(Chart::bars(&labels, &pct(&nmae_ln), None)?.title("NMAE of DLA, original model (%)").y_label("NMAE %"))
     .add(Chart::bars(&labels, &pct(&nmae_free), None)?.title("NMAE of DLA, LN-free model (%)").y_label("NMAE %"))
