@@ -16,6 +16,7 @@
 pub mod corpus;
 pub mod dataset;
 pub mod pcfg;
+pub mod perturb;
 pub mod stories;
 pub mod text_tokenizers;
 pub mod vocab;
@@ -25,6 +26,7 @@ pub use corpus::{
     KJV_PACKAGE,
 };
 pub use dataset::{Batches, TokenDataset};
+pub use perturb::{Family, Language, PerturbedCorpus, Perturber};
 pub use pcfg::{Number, Pcfg, Person, Pos, Sentence, Tense, VerbInfo, Word};
 pub use stories::{Character, Probe, ProbeKind, Role, Story, StoryArc, StoryGen, StoryObject};
 pub use text_tokenizers::{CharTokenizer, OnUnknown, TextTokenizer, WordTokenizer, WordTokenizerConfig};
