@@ -55,18 +55,23 @@ try {
   log(`rendered: ${report.tables} table(s), ${report.svgs} svg(s), ${report.errors} error output(s)`);
   if (report.tables < 1 || report.svgs < 1 || report.errors > 0) failed = true;
 
-  // screenshots: the first table, the first chart (svg), the attention view, then the whole page
-  let n = 0;
-  for (const sel of ['.jp-OutputArea-output table', '.jp-OutputArea-output svg']) {
-    const els = await page.$$(sel);
-    for (const el of els.slice(0, 3)) {
-      const out = await el.evaluateHandle((e) => e.closest('.jp-Cell'));
-      await out.asElement().scrollIntoViewIfNeeded();
-      await page.waitForTimeout(300);
-      const file = `${outDir}/cell-${++n}.png`;
-      await out.asElement().screenshot({ path: file });
-      log('screenshot', file);
+  // screenshots: every code cell whose output has a table or an svg (one file per cell)
+  const count = await page.evaluate(() => {
+    const cells = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')];
+    let n = 0;
+    for (const c of cells) {
+      if (c.querySelector('.jp-OutputArea-output table, .jp-OutputArea-output svg')) c.setAttribute('data-shot', String(++n));
     }
+    return n;
+  });
+  for (let n = 1; n <= count; n++) {
+    const el = await page.$(`.jp-CodeCell[data-shot="${n}"]`);
+    if (!el) continue;
+    await el.scrollIntoViewIfNeeded();
+    await page.waitForTimeout(300);
+    const file = `${outDir}/cell-${n}.png`;
+    await el.screenshot({ path: file });
+    log('screenshot', file);
   }
   await page.screenshot({ path: `${outDir}/page.png` });
 } catch (e) {

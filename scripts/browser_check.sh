@@ -34,13 +34,16 @@ if [ ! -f "$tools/node_modules/playwright-core/package.json" ] ||
 fi
 
 echo "-> jupyter lab on 127.0.0.1:$port (log: $out/jupyter.log)"
-"$venv/bin/jupyter" lab --no-browser --ip=127.0.0.1 --port="$port" --ServerApp.port_retries=0 \
+as_root=()
+[ "$(id -u)" != 0 ] || as_root=(--allow-root)
+"$venv/bin/jupyter" lab "${as_root[@]}" --no-browser --ip=127.0.0.1 --port="$port" --ServerApp.port_retries=0 \
   --IdentityProvider.token="$token" --ServerApp.root_dir="$repo" \
   --LabApp.expose_app_in_browser=True \
   --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate >"$out/jupyter.log" 2>&1 &
 jpid=$!
 trap 'kill "$jpid" 2>/dev/null || true; wait "$jpid" 2>/dev/null || true' EXIT
 for _ in $(seq 60); do
+  kill -0 "$jpid" 2>/dev/null || break
   curl -fsS "http://127.0.0.1:$port/api/status?token=$token" >/dev/null 2>&1 && break
   sleep 1
 done
