@@ -2,7 +2,8 @@
 # Real-browser check (not part of CI): serves JupyterLab on localhost, opens a notebook in
 # headless Debian Chromium driven by playwright-core, runs all cells in the gpt2lab kernel,
 # checks that the outputs rendered (an HTML table, an SVG chart, no error output) and writes
-# screenshots to target/browser-check/.
+# screenshots to target/browser-check/ (it runs a copy of the notebook there, since JupyterLab
+# autosaves outputs).
 #
 #   scripts/browser_check.sh [notebooks/00-tour.ipynb]
 #
@@ -33,6 +34,10 @@ if [ ! -f "$tools/node_modules/playwright-core/package.json" ] ||
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --silent "playwright-core@$PLAYWRIGHT_VERSION")
 fi
 
+# JupyterLab autosaves outputs into the notebook: open a copy, never the committed file.
+cp "$repo/$nb" "$out/$(basename "$nb")"
+rel="target/browser-check/$(basename "$nb")"
+
 echo "-> jupyter lab on 127.0.0.1:$port (log: $out/jupyter.log)"
 as_root=()
 [ "$(id -u)" != 0 ] || as_root=(--allow-root)
@@ -50,4 +55,4 @@ done
 curl -fsS "http://127.0.0.1:$port/api/status?token=$token" >/dev/null || { tail -30 "$out/jupyter.log"; exit 1; }
 
 NODE_PATH="$tools/node_modules" node "$repo/scripts/browser_check.mjs" \
-  "http://127.0.0.1:$port/lab/tree/$nb?token=$token" "$out" "$tools/node_modules/playwright-core/index.mjs"
+  "http://127.0.0.1:$port/lab/tree/$rel?token=$token" "$out" "$tools/node_modules/playwright-core/index.mjs"
