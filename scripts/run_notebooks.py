@@ -339,6 +339,37 @@ def run_notebook(path: Path, out_dir: Path, scale: str, timeout: float, startup_
     return result
 
 
+def run_parallel(paths: list[Path], args):
+    """Runs each notebook in its own runner process, `args.jobs` at a time (each kernel gets its
+    own build slot, see kernelspec/gpt2lab/launch.sh). Yields (path, getter) in input order."""
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    def one(p: Path) -> dict:
+        summ = args.out / f".summary-{p.stem}.json"
+        log = args.out / f".log-{p.stem}.txt"
+        summ.unlink(missing_ok=True)
+        cmd = [sys.executable, str(Path(__file__).resolve()), str(p), "--jobs", "1", "--scale", args.scale,
+               "--timeout", str(args.timeout), "--startup-timeout", str(args.startup_timeout),
+               "--out", str(args.out), "--summary", str(summ)] + (["--no-html"] if args.no_html else [])
+        with log.open("w") as f:
+            subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=False)
+        try:
+            r = json.loads(summ.read_text())[0]
+        except (OSError, ValueError, IndexError):
+            r = {"notebook": str(p), "status": "FAIL", "cells": 0, "cell_times": [], "total_s": 0,
+                 "cell": None, "cell_id": None, "reason": f"runner process failed; see {log}", "detail": log.read_text()[-4000:]}
+        return r
+
+    pool = ThreadPoolExecutor(args.jobs)
+    futures = [pool.submit(one, p) for p in paths]
+    for p, fut in zip(paths, futures):
+        yield p, fut.result
+    pool.shutdown()
+
+
 def fmt_table(results: list[dict]) -> str:
     rows = [("notebook", "status", "kernel start s", "cells", "cells s", "total s", "slowest cell")]
     for r in results:
@@ -382,6 +413,8 @@ def main(argv=None) -> int:
                     help="seconds for a kernel to start; the first start on a machine compiles the library (default 1800)")
     ap.add_argument("--out", type=Path, default=REPO / "target" / "notebooks", help="where executed notebooks go")
     ap.add_argument("--no-html", action="store_true", help="skip the HTML renderings")
+    ap.add_argument("--jobs", type=int, default=int(os.environ.get("GPT2LAB_NOTEBOOK_JOBS", 1)),
+                    help="notebooks run at once, each in its own kernel and build slot (default 1, env GPT2LAB_NOTEBOOK_JOBS)")
     ap.add_argument("--fail-fast", action="store_true", help="stop at the first failing notebook")
     ap.add_argument("--check-clean", action="store_true", help="only check that the notebooks are committed clean")
     ap.add_argument("--clean", action="store_true", help="strip outputs and add stable ids, in place")
@@ -411,11 +444,17 @@ def main(argv=None) -> int:
         print("no notebooks to run", file=sys.stderr)
         return 2
 
-    print(f"running {len(paths)} notebook(s) at scale={args.scale}, {args.timeout:.0f}s each, kernel {KERNEL}, output {args.out}")
+    print(f"running {len(paths)} notebook(s) at scale={args.scale}, {args.timeout:.0f}s each, kernel {KERNEL}, "
+          f"{args.jobs} at a time, output {args.out}")
     results = []
-    for p in paths:
+    if args.jobs > 1 and len(paths) > 1:
+        outcomes = run_parallel(paths, args)
+    else:
+        outcomes = ((p, lambda p=p: run_notebook(p, args.out, args.scale, args.timeout, args.startup_timeout, html=not args.no_html))
+                    for p in paths)
+    for p, get in outcomes:
         print(f"▶ {p.name} ...", flush=True)
-        r = run_notebook(p, args.out, args.scale, args.timeout, args.startup_timeout, html=not args.no_html)
+        r = get()
         results.append(r)
         if r["status"] == "pass":
             print(f"  ok in {r['total_s']}s (kernel start {r.get('kernel_start_s')}s, {r['cells']} cells {r.get('cells_s', 0)}s)", flush=True)

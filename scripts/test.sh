@@ -15,6 +15,8 @@ echo "== cargo test (target dir: ${CARGO_TARGET_DIR:-target})"
 cargo test
 t1=$SECONDS
 echo "== notebooks (scale ${GPT2LAB_SCALE:-ci})"
-python3 scripts/run_notebooks.py --scale "${GPT2LAB_SCALE:-ci}"
+# two notebooks at once (two kernels, two build slots): overlaps their single-threaded
+# compile/link phases on 2 cores
+python3 scripts/run_notebooks.py --scale "${GPT2LAB_SCALE:-ci}" --jobs "${GPT2LAB_NOTEBOOK_JOBS:-2}"
 t2=$SECONDS
 echo "test.sh: cargo test $((t1 - t0))s, notebooks $((t2 - t1))s, total $((t2 - t0))s"

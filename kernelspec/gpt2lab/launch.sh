@@ -72,6 +72,9 @@ if [ ! -d "$slot/target" ] && [ "$slot" != "$base/slot-0" ] && [ -d "$base/slot-
   cp -a "$base/slot-0/target" "$slot/target.partial" && mv "$slot/target.partial" "$slot/target" || rm -rf "$slot/target.partial"
 fi
 export EVCXR_TMPDIR="$slot"
+# Build the kernel's crate graph with the versions the checkout's tests use: evcxr's crate has
+# no lockfile of its own, so seed it with the checkout's (cargo adds evcxr's root package).
+if [ -f "$repo/Cargo.lock" ]; then cp "$repo/Cargo.lock" "$slot/Cargo.lock"; fi
 
 # evcxr reads init.evcxr (commands) and prelude.rs (code) from EVCXR_CONFIG_DIR.
 conf="$slot/config"
