@@ -75,7 +75,7 @@ fn runner_fails_on_every_kind_of_broken_cell() {
     let _ = std::fs::remove_file(&summary);
     let output = runner(&py)
         .args(&notebooks)
-        .args(["--no-html", "--timeout", "40", "--out"])
+        .args(["--no-html", "--jobs", "2", "--timeout", "40", "--out"])
         .arg(&out)
         .arg("--summary")
         .arg(&summary)
