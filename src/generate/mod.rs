@@ -2,8 +2,12 @@
 //! stop tokens, batches (left-padded), a seed, a per-step callback, hooks active throughout;
 //! and log-prob scoring of a continuation.
 
+pub mod beam;
+pub mod contrastive;
 mod sampler;
 
+pub use beam::{banned_ngram_tokens, beam_search_fn, BeamConfig, BeamOutput, Hypothesis};
+pub use contrastive::{contrastive_score, degeneration_penalty, select_candidate, ContrastiveConfig, ContrastiveOutput, ContrastiveStep};
 pub use sampler::{argmax, SamplingConfig};
 
 use candle_core::{Device, Tensor, D};
