@@ -92,26 +92,12 @@ impl Gpt2 {
 
     /// Every parameter with its canonical HF name (no `transformer.` prefix), in a stable order.
     pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
-        let mut v = vec![("wte.weight".to_string(), self.wte.clone()), ("wpe.weight".to_string(), self.wpe.clone())];
-        for (i, b) in self.blocks.iter().enumerate() {
-            let p = |s: &str| format!("h.{i}.{s}");
-            v.extend([
-                (p("ln_1.weight"), b.ln_1.weight.clone()),
-                (p("ln_1.bias"), b.ln_1.bias.clone()),
-                (p("attn.c_attn.weight"), b.attn.c_attn_w.clone()),
-                (p("attn.c_attn.bias"), b.attn.c_attn_b.clone()),
-                (p("attn.c_proj.weight"), b.attn.c_proj_w.clone()),
-                (p("attn.c_proj.bias"), b.attn.c_proj_b.clone()),
-                (p("ln_2.weight"), b.ln_2.weight.clone()),
-                (p("ln_2.bias"), b.ln_2.bias.clone()),
-                (p("mlp.c_fc.weight"), b.mlp.c_fc_w.clone()),
-                (p("mlp.c_fc.bias"), b.mlp.c_fc_b.clone()),
-                (p("mlp.c_proj.weight"), b.mlp.c_proj_w.clone()),
-                (p("mlp.c_proj.bias"), b.mlp.c_proj_b.clone()),
-            ]);
-        }
-        v.push(("ln_f.weight".into(), self.ln_f.weight.clone()));
-        v.push(("ln_f.bias".into(), self.ln_f.bias.clone()));
+        let mut v = Vec::with_capacity(4 + 12 * self.blocks.len());
+        // map_tensors walks every parameter in order; the copy it returns is discarded
+        let _ = self.map_tensors(|n, t| {
+            v.push((n.to_string(), t.clone()));
+            Ok(t.clone())
+        });
         v
     }
 
