@@ -20,7 +20,7 @@ pub struct Attention {
 
 impl Attention {
     /// `x` (B, T, C); `x_v` a different input for the values (LayerNorm removal), else `x`; `mask` additive (B|1, 1, T, Tk) or None when every key is visible;
-    /// `kv` this layer's cached (k, v), each (B, Tpast, H, dh), extended in place.
+    /// `kv` this layer's cached (k, v), each (B, H, Tpast, dh), extended in place.
     pub fn forward(&self, x: &Tensor, x_v: Option<&Tensor>, mask: Option<&Tensor>, kv: Option<&mut Option<(Tensor, Tensor)>>, hooks: &mut HookCtx) -> Result<Tensor> {
         use HookPoint::*;
         let l = self.layer;
@@ -34,21 +34,25 @@ impl Attention {
             Some(xv) => ops::conv1d(xv, &self.c_attn_w.narrow(1, 2 * c, c)?, &self.c_attn_b.narrow(0, 2 * c, c)?)?,
         };
         let v = hooks.hook(V(l), v.reshape((b, t, h, dh))?)?;
+        // The scale goes on q (the transposing copy does it; exact for power-of-two scales such
+        // as 1/8 at d_head 64) rather than on the T×Tk scores. The cache keeps k and v in the
+        // (B, H, T, dh) layout the matmuls use, so a decoding step copies the past once (cat)
+        // instead of also transposing all of it.
+        let q = q.transpose(1, 2)?.affine(self.scale, 0.0)?; // (B, H, T, dh), contiguous
+        let k = k.transpose(1, 2)?.contiguous()?; // (B, H, T, dh)
+        let v = v.transpose(1, 2)?.contiguous()?;
         let (k, v) = match kv {
             Some(slot) => {
                 let kv_full = match slot.take() {
-                    Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 1)?, Tensor::cat(&[&pv, &v], 1)?),
+                    Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
                     None => (k, v),
                 };
                 *slot = Some(kv_full.clone());
                 kv_full
             }
             None => (k, v),
-        };
-        let q = q.transpose(1, 2)?.contiguous()?; // (B, H, T, dh)
-        let k = k.transpose(1, 2)?.contiguous()?; // (B, H, Tk, dh)
-        let v = v.transpose(1, 2)?.contiguous()?; // (B, H, Tk, dh)
-        let mut scores = (q.matmul(&k.t()?)? * self.scale)?; // (B, H, T, Tk)
+        }; // (B, H, Tk, dh)
+        let mut scores = q.matmul(&k.t()?)?; // (B, H, T, Tk)
         if let Some(m) = mask {
             scores = scores.broadcast_add(m)?;
         }

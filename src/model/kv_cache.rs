@@ -7,7 +7,7 @@ use candle_core::Tensor;
 /// the row has (its next position id).
 #[derive(Clone, Debug, Default)]
 pub struct KvCache {
-    pub(crate) layers: Vec<Option<(Tensor, Tensor)>>, // each (B, Tpast, H, dh)
+    pub(crate) layers: Vec<Option<(Tensor, Tensor)>>, // each (B, H, Tpast, dh)
     pub(crate) key_mask: Vec<Vec<u8>>,                // (B, Tpast): 1 real, 0 padding
     pub(crate) real_len: Vec<u32>,                    // (B,)
 }
