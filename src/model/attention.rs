@@ -18,6 +18,17 @@ pub struct Attention {
     pub scale: f64,
 }
 
+/// Query block of the long-prompt attention path (prompts of at least two blocks use it).
+const Q_BLOCK: usize = 128;
+
+/// `softmax(scores + mask)`: the fused inference kernel where it applies, else composite.
+fn masked_pattern(scores: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    Ok(match super::kernels::masked_softmax_last(scores, mask)? {
+        Some(p) => p,
+        None => ops::softmax_last(&scores.broadcast_add(mask)?)?,
+    })
+}
+
 impl Attention {
     /// `x` (B, T, C); `x_v` a different input for the values (LayerNorm removal), else `x`; `mask` additive (B|1, 1, T, Tk) or None when every key is visible;
     /// `kv` this layer's cached (k, v), each (B, H, Tpast, dh), extended in place.
@@ -52,13 +63,46 @@ impl Attention {
             }
             None => (k, v),
         }; // (B, H, Tk, dh)
-        let mut scores = q.matmul(&k.t()?)?; // (B, H, T, Tk)
-        if let Some(m) = mask {
-            scores = scores.broadcast_add(m)?;
-        }
-        let scores = hooks.hook(AttnScores(l), scores)?;
-        let pattern = hooks.hook(Pattern(l), ops::softmax_last(&scores)?)?; // (B, H, T, Tk)
-        let z = hooks.hook(Z(l), pattern.matmul(&v)?.transpose(1, 2)?)?; // (B, T, H, dh)
+        let unhooked = !hooks.wants(AttnScores(l)) && !hooks.wants(Pattern(l));
+        let z = match mask {
+            // Long prompts without gradients: query blocks against only the keys they can see
+            // (the mask is always causal), about half the attention work at T = 1024.
+            // (Not with padding queries: their fully hidden rows average every key, as before.)
+            Some(m) if unhooked && t >= 2 * Q_BLOCK && !q.track_op() && !k.track_op() && !v.track_op() && !super::kernels::has_hidden_query(m)? => {
+                let past = k.dim(2)? - t;
+                let mut zs = vec![];
+                for q0 in (0..t).step_by(Q_BLOCK) {
+                    let n = Q_BLOCK.min(t - q0);
+                    let kend = past + q0 + n;
+                    let s = q.narrow(2, q0, n)?.matmul(&k.narrow(2, 0, kend)?.t()?)?; // (B, H, n, kend)
+                    let p = masked_pattern(&s, &m.narrow(2, q0, n)?.narrow(3, 0, kend)?)?;
+                    zs.push(p.matmul(&v.narrow(2, 0, kend)?)?); // (B, H, n, dh)
+                }
+                Tensor::cat(&zs, 2)?
+            }
+            _ => {
+                let scores = q.matmul(&k.t()?)?; // (B, H, T, Tk)
+                // Without gradients and unless the masked scores are hooked, mask and softmax
+                // are one pass that skips the hidden keys (kernels::masked_softmax_last).
+                let fused = match mask {
+                    Some(m) if !hooks.wants(AttnScores(l)) => super::kernels::masked_softmax_last(&scores, m)?,
+                    _ => None,
+                };
+                let pattern = match fused {
+                    Some(p) => p,
+                    None => {
+                        let scores = match mask {
+                            Some(m) => scores.broadcast_add(m)?,
+                            None => scores,
+                        };
+                        ops::softmax_last(&hooks.hook(AttnScores(l), scores)?)?
+                    }
+                };
+                let pattern = hooks.hook(Pattern(l), pattern)?; // (B, H, T, Tk)
+                pattern.matmul(&v)?
+            }
+        };
+        let z = hooks.hook(Z(l), z.transpose(1, 2)?)?; // (B, T, H, dh)
         let z = z.contiguous()?.reshape((b, t, c))?;
         Ok(ops::conv1d(&z, &self.c_proj_w, &self.c_proj_b)?) // (B, T, C)
     }
