@@ -61,7 +61,14 @@ pub fn conv1d(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (inp, out) = w.dims2()?;
     let rows = x.elem_count() / inp;
     // One 2-D matmul over all positions: cheaper than a broadcast batched matmul.
-    let y = x.reshape((rows, inp))?.matmul(w)?.broadcast_add(b)?;
+    let y = x.reshape((rows, inp))?.matmul(w)?;
+    // When training, the fused bias add (its gradient a fast column sum; candle's reduction
+    // over rows is strided); otherwise candle's broadcast add.
+    let fused = if y.track_op() || b.track_op() { super::kernels::bias_add(&y, b)? } else { None };
+    let y = match fused {
+        Some(y) => y,
+        None => y.broadcast_add(b)?,
+    };
     let mut od = dims;
     *od.last_mut().expect("rank >= 1") = out;
     y.reshape(od)
