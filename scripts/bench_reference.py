@@ -426,7 +426,7 @@ class Bench:
         self.rows.append(dict(workload=workload, gpt2lab=gl, reference=ref, limit=limit, numerics=numerics, extra=extra))
         gls = "  ".join(f"{v * 1e3:9.1f}" for v in gl)
         ratio = "  ".join(f"{v / ref:5.2f}x" for v in gl)
-        lim = "" if limit is None else f"{limit * 1e3:8.1f} ms  {limit / min(gl):5.1%} / {limit / ref:5.1%}"
+        lim = "" if limit is None else f"{limit * 1e3:8.1f} ms  " + "/".join(f"{limit / g:.0%}" for g in gl) + f" / {limit / ref:.0%}"
         self.p(f"  {workload:<34} {gls} ms {ref * 1e3:9.1f} ms  {ratio}  {lim}  {numerics} {extra}")
 
     # workloads ----------------------------------------------------------------------------
@@ -659,9 +659,10 @@ class Bench:
         for r in self.rows:
             ratio = " / ".join(f"{g / r['reference']:.2f}" for g in r["gpt2lab"])
             lim = "" if r["limit"] is None else f"{r['limit'] * 1e3:.1f}"
-            frac = "" if r["limit"] is None else f"{r['limit'] / min(r['gpt2lab']):.0%} / {r['limit'] / r['reference']:.0%}"
+            frac = "" if r["limit"] is None else " / ".join(f"{r['limit'] / g:.0%}" for g in r["gpt2lab"]) + f" / {r['limit'] / r['reference']:.0%}"
+            esc = lambda x: x.replace("|", "\\|")
             out.append(f"| {r['workload']} | " + " | ".join(f"{g * 1e3:.1f}" for g in r["gpt2lab"])
-                       + f" | {r['reference'] * 1e3:.1f} | {ratio} | {lim} | {frac} | {r['numerics']} | {r['extra']} |")
+                       + f" | {r['reference'] * 1e3:.1f} | {ratio} | {lim} | {frac} | {esc(r['numerics'])} | {esc(r['extra'])} |")
         return "\n".join(out) + "\n"
 
 
