@@ -44,7 +44,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     println!("threads: {}", candle_core::utils::get_num_threads());
     // ~0.9M parameters: the ci-scale shape
-    run("tiny-0.9M", Gpt2Config::tiny(512, 128, 128, 4, 4), 16, 64, 20);
+    // `--steps N` for profiling runs (`perf record`), default 20
+    let steps = args.iter().position(|a| a == "--steps").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(20);
+    run("tiny-0.9M", Gpt2Config::tiny(512, 128, 128, 4, 4), 16, 64, steps);
     if args.iter().any(|a| a == "--124m") {
         run("gpt2-124M", Gpt2Config::gpt2(), 4, 128, 5);
     }

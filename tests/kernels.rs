@@ -104,3 +104,58 @@ fn layer_norm_gradient_matches_finite_differences() {
         assert!((num - gx[i]).abs() < 1e-6, "x[{i}]: {num} vs {}", gx[i]);
     }
 }
+
+#[test]
+fn cross_entropy_matches_reference_value_and_gradient() {
+    use gpt2lab::model::xent;
+    let x = rand(&[9, 13], 10);
+    let t = Tensor::new(&[0u32, 12, 5, 5, 7, 1, 0, 11, 3], &Device::Cpu).unwrap();
+    let a = xent::cross_entropy(&x, &t).unwrap().unwrap();
+    let b = reference::cross_entropy(&x, &t).unwrap();
+    assert!(max_abs_diff(&a, &b) < 1e-12, "{a} vs {b}");
+    // scaled upstream gradient (as under gradient accumulation: loss / n)
+    let ga = grads(&[x.clone()], |v| (xent::cross_entropy(&v[0], &t).unwrap().unwrap() * 0.37).unwrap());
+    let gb = grads(&[x.clone()], |v| (reference::cross_entropy(&v[0], &t).unwrap() * 0.37).unwrap());
+    assert!(max_abs_diff(&ga[0], &gb[0]) < 1e-12);
+    // f32 agrees with f64; large logits stay finite
+    let x32 = (x.to_dtype(DType::F32).unwrap() * 40.0).unwrap();
+    let a32 = xent::cross_entropy(&x32, &t).unwrap().unwrap().to_dtype(DType::F64).unwrap();
+    let b64 = reference::cross_entropy(&(&x * 40.0).unwrap(), &t).unwrap();
+    assert!(max_abs_diff(&a32, &b64) < 1e-4, "{a32} vs {b64}");
+    // an out-of-range target is an error naming it, not a panic
+    let bad = Tensor::new(&[0u32, 13, 5, 5, 7, 1, 0, 11, 3], &Device::Cpu).unwrap();
+    let e = xent::cross_entropy(&x, &bad).unwrap_err().to_string();
+    assert!(e.contains("target 13 at row 1"), "{e}");
+}
+
+#[test]
+fn masked_softmax_matches_composite_value_and_gradient() {
+    // causal mask over (B=2, H=3, T=5, Tk=7) with 2 cached keys, plus a padding query
+    let (b, h, t, tk) = (2, 3, 5, 7);
+    let mut m = vec![0f32; b * t * tk];
+    for bi in 0..b {
+        for q in 0..t {
+            for k in 0..tk {
+                let hidden = k > q + 2 || (bi == 1 && (k == 0 || q == 0));
+                if hidden {
+                    m[(bi * t + q) * tk + k] = gpt2lab::model::gpt2::MASK_VALUE;
+                }
+            }
+        }
+    }
+    let mask = Tensor::from_vec(m, (b, 1, t, tk), &Device::Cpu).unwrap();
+    let s = (rand(&[b, h, t, tk], 11).to_dtype(DType::F32).unwrap() * 3.0).unwrap();
+    let fused = kernels::masked_softmax_last(&s, &mask).unwrap().unwrap();
+    let comp = reference::softmax_last(&s.broadcast_add(&mask).unwrap()).unwrap();
+    assert!(max_abs_diff(&fused.to_dtype(DType::F64).unwrap(), &comp.to_dtype(DType::F64).unwrap()) < 1e-6);
+    let g = |f: &dyn Fn(&Tensor) -> Tensor| {
+        let v = Var::from_tensor(&s).unwrap();
+        let y = f(v.as_tensor());
+        let r = rand(y.dims(), 98).to_dtype(DType::F32).unwrap();
+        let gs = (y * r).unwrap().sum_all().unwrap().backward().unwrap();
+        gs.get(v.as_tensor()).unwrap().to_dtype(DType::F64).unwrap()
+    };
+    let ga = g(&|x| kernels::masked_softmax_last(x, &mask).unwrap().unwrap());
+    let gb = g(&|x| reference::softmax_last(&x.broadcast_add(&mask).unwrap()).unwrap());
+    assert!(max_abs_diff(&ga, &gb) < 1e-6);
+}

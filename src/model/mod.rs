@@ -12,6 +12,7 @@ pub mod mlp;
 pub mod norm;
 pub mod ops;
 pub mod weights;
+pub mod xent;
 
 pub use config::{Activation, Gpt2Config};
 pub use norm::{LnTarget, NormMode};

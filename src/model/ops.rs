@@ -29,11 +29,13 @@ pub fn log_softmax_last(x: &Tensor) -> Result<Tensor> {
     shifted.broadcast_sub(&lse)
 }
 
-/// Mean cross-entropy of `logits` `(N, V)` against `targets` `(N,)` u32 (differentiable).
+/// Mean cross-entropy of `logits` `(N, V)` against `targets` `(N,)` u32 (differentiable):
+/// the fused kernel (`xent.rs`) on the CPU, the composite form elsewhere.
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
-    let lp = log_softmax_last(logits)?;
-    let picked = lp.gather(&targets.unsqueeze(1)?, 1)?;
-    picked.neg()?.mean_all()
+    if let Some(l) = super::xent::cross_entropy(logits, targets)? {
+        return Ok(l);
+    }
+    reference::cross_entropy(logits, targets)
 }
 
 /// LayerNorm parts: returns `(centred, scale)` with `scale = sqrt(var + eps)` `(…, 1)`;
@@ -88,6 +90,12 @@ pub mod reference {
     pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor> {
         let (xc, scale) = layer_norm_parts(x, eps)?;
         xc.broadcast_div(&scale)?.broadcast_mul(w)?.broadcast_add(b)
+    }
+
+    pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        let lp = log_softmax_last(logits)?;
+        let picked = lp.gather(&targets.unsqueeze(1)?, 1)?;
+        picked.neg()?.mean_all()
     }
 
     pub fn gelu_new(x: &Tensor) -> Result<Tensor> {
