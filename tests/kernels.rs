@@ -159,3 +159,35 @@ fn masked_softmax_matches_composite_value_and_gradient() {
     let gb = g(&|x| reference::softmax_last(&x.broadcast_add(&mask).unwrap()).unwrap());
     assert!(max_abs_diff(&ga, &gb) < 1e-6);
 }
+
+/// Above ~32k elements the kernels split rows over the current rayon pool; a 3-thread pool
+/// makes uneven blocks. Same values and gradients as the composite ops.
+#[test]
+fn kernels_split_over_threads_agree_with_reference() {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+    pool.install(|| {
+        let (x, w, b) = (rand(&[101, 3, 129], 20), rand(&[129], 21), rand(&[129], 22));
+        let y = kernels::layer_norm(&x, &w, &b, 1e-5).unwrap().unwrap();
+        assert!(max_abs_diff(&y, &reference::layer_norm(&x, &w, &b, 1e-5).unwrap()) < 1e-12);
+        let ga = grads(&[x.clone(), w.clone(), b.clone()], |t| kernels::layer_norm(&t[0], &t[1], &t[2], 1e-5).unwrap().unwrap());
+        let gb = grads(&[x.clone(), w.clone(), b.clone()], |t| reference::layer_norm(&t[0], &t[1], &t[2], 1e-5).unwrap());
+        for (i, (p, q)) in ga.iter().zip(&gb).enumerate() {
+            assert!(max_abs_diff(p, q) < 1e-10, "layer norm input {i}");
+        }
+        let ga = grads(&[x.clone()], |t| kernels::gelu_new(&t[0]).unwrap().unwrap());
+        let gb = grads(&[x.clone()], |t| reference::gelu_new(&t[0]).unwrap());
+        assert!(max_abs_diff(&kernels::gelu_new(&x).unwrap().unwrap(), &reference::gelu_new(&x).unwrap()) < 1e-6);
+        assert!(max_abs_diff(&ga[0], &gb[0]) < 1e-5);
+        let ga = grads(&[x.clone()], |t| kernels::softmax_last(&t[0]).unwrap().unwrap());
+        let gb = grads(&[x.clone()], |t| reference::softmax_last(&t[0]).unwrap());
+        assert!(max_abs_diff(&ga[0], &gb[0]) < 1e-12);
+        let ga = grads(&[x.clone(), w.clone()], |t| kernels::bias_add(&t[0], &t[1]).unwrap().unwrap());
+        let gb = grads(&[x.clone(), w.clone()], |t| t[0].broadcast_add(&t[1]).unwrap());
+        assert!(max_abs_diff(&ga[1], &gb[1]) < 1e-10);
+        let logits = x.reshape((303, 129)).unwrap();
+        let t = Tensor::from_vec((0..303u32).map(|i| i * 7 % 129).collect::<Vec<_>>(), 303, &Device::Cpu).unwrap();
+        let ga = grads(&[logits.clone()], |v| gpt2lab::model::xent::cross_entropy(&v[0], &t).unwrap().unwrap());
+        let gb = grads(&[logits.clone()], |v| reference::cross_entropy(&v[0], &t).unwrap());
+        assert!(max_abs_diff(&ga[0], &gb[0]) < 1e-12);
+    });
+}

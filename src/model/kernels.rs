@@ -64,7 +64,7 @@ macro_rules! per_dtype3 {
 }
 
 /// Float arithmetic shared by the f32 and f64 kernels.
-pub(super) trait Fl: Copy + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> + std::ops::Mul<Output = Self> + std::ops::Div<Output = Self> + PartialOrd {
+pub(super) trait Fl: Copy + Send + Sync + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> + std::ops::Mul<Output = Self> + std::ops::Div<Output = Self> + PartialOrd {
     fn c(v: f64) -> Self;
     fn f64(self) -> f64;
     fn exp(self) -> Self;
@@ -121,6 +121,37 @@ fn lanes<T: Fl>(n: usize, f: impl Fn(usize) -> T) -> T {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
+/// Below this many output elements a kernel stays on the calling thread (a rayon split costs
+/// a few microseconds).
+const PAR_MIN: usize = 1 << 15;
+
+/// Runs `f(first_row, block)` over `out`, cut into one block of whole `n`-wide rows per
+/// thread of the current rayon pool (inside `runtime::with_cpu_pool`, candle's pool, whose
+/// matmuls use every core; these kernels did not, and ran on one of two cores).
+pub(super) fn par_rows<T: Send>(out: &mut [T], n: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    let n = n.max(1);
+    let rows = out.len() / n;
+    let threads = rayon::current_num_threads().min(rows).max(1);
+    if threads == 1 || out.len() < PAR_MIN {
+        f(0, out);
+        return;
+    }
+    let per = rows.div_ceil(threads);
+    rayon::scope(|s| {
+        for (i, block) in out.chunks_mut(per * n).enumerate() {
+            let f = &f;
+            s.spawn(move |_| f(i * per, block));
+        }
+    });
+}
+
+/// A zeroed output of `len` elements filled by `f(first_row, block)` in parallel row blocks.
+fn fill_rows<T: Fl>(len: usize, n: usize, f: impl Fn(usize, &mut [T]) + Sync) -> Vec<T> {
+    let mut out = vec![T::c(0.0); len];
+    par_rows(&mut out, n, f);
+    out
+}
+
 /// tanh through one exp: 1 − 2/(e^{2u} + 1) (saturates correctly at ±∞).
 #[inline]
 fn tanh<T: Fl>(u: T) -> T {
@@ -129,46 +160,45 @@ fn tanh<T: Fl>(u: T) -> T {
 
 fn gelu_fwd<T: Fl>(x: &[T]) -> Vec<T> {
     let (k, c, h) = (T::c(SQRT_2_OVER_PI), T::c(GELU_C), T::c(0.5));
-    x.iter().map(|&x| h * x * (T::c(1.0) + tanh(k * (x + c * x * x * x)))).collect()
+    fill_rows(x.len(), 1, |r0, o| {
+        for (d, &x) in o.iter_mut().zip(&x[r0..]) {
+            *d = h * x * (T::c(1.0) + tanh(k * (x + c * x * x * x)));
+        }
+    })
 }
 
 fn gelu_bwd<T: Fl>(x: &[T], g: &[T]) -> Vec<T> {
     let (k, c, h, one) = (T::c(SQRT_2_OVER_PI), T::c(GELU_C), T::c(0.5), T::c(1.0));
-    x.iter()
-        .zip(g)
-        .map(|(&x, &g)| {
+    fill_rows(x.len(), 1, |r0, o| {
+        for ((d, &x), &g) in o.iter_mut().zip(&x[r0..]).zip(&g[r0..]) {
             let t = tanh(k * (x + c * x * x * x));
-            g * (h * (one + t) + h * x * (one - t * t) * k * (one + T::c(3.0) * c * x * x))
-        })
-        .collect()
+            *d = g * (h * (one + t) + h * x * (one - t * t) * k * (one + T::c(3.0) * c * x * x));
+        }
+    })
 }
 
 fn softmax_fwd<T: Fl>(x: &[T], n: usize) -> Vec<T> {
-    let mut out = Vec::with_capacity(x.len());
-    for row in x.chunks(n) {
-        let max = row.iter().copied().fold(row[0], |m, v| if v > m { v } else { m });
-        let start = out.len();
-        let mut sum = T::c(0.0);
-        for &v in row {
-            let e = (v - max).exp();
-            sum = sum + e;
-            out.push(e);
+    fill_rows(x.len(), n, |r0, o| {
+        for (row, d) in x[r0 * n..].chunks(n).zip(o.chunks_mut(n)) {
+            let max = row.iter().copied().fold(row[0], |m, v| if v > m { v } else { m });
+            for (d, &v) in d.iter_mut().zip(row) {
+                *d = (v - max).exp();
+            }
+            let inv = T::c(1.0) / lanes(n, |i| d[i]);
+            d.iter_mut().for_each(|v| *v = *v * inv);
         }
-        let inv = T::c(1.0) / sum;
-        for o in &mut out[start..] {
-            *o = *o * inv;
-        }
-    }
-    out
+    })
 }
 
 fn softmax_bwd<T: Fl>(y: &[T], g: &[T], n: usize) -> Vec<T> {
-    let mut out = Vec::with_capacity(y.len());
-    for (yr, gr) in y.chunks(n).zip(g.chunks(n)) {
-        let dot = lanes(n, |i| yr[i] * gr[i]);
-        out.extend(yr.iter().zip(gr).map(|(&y, &g)| y * (g - dot)));
-    }
-    out
+    fill_rows(y.len(), n, |r0, o| {
+        for ((yr, gr), d) in y[r0 * n..].chunks(n).zip(g[r0 * n..].chunks(n)).zip(o.chunks_mut(n)) {
+            let dot = lanes(n, |i| yr[i] * gr[i]);
+            for ((d, &y), &g) in d.iter_mut().zip(yr).zip(gr) {
+                *d = y * (g - dot);
+            }
+        }
+    })
 }
 
 /// Per-row mean and 1/sqrt(var + eps).
@@ -181,36 +211,47 @@ fn ln_stats<T: Fl>(row: &[T], eps: f64) -> (T, T) {
 
 fn ln_fwd<T: Fl>(x: &[T], w: &[T], b: &[T], eps: f64) -> Vec<T> {
     let n = w.len();
-    let mut out = Vec::with_capacity(x.len());
-    for row in x.chunks(n) {
-        let (mean, rstd) = ln_stats(row, eps);
-        out.extend(row.iter().zip(w.iter().zip(b)).map(|(&v, (&w, &b))| (v - mean) * rstd * w + b));
-    }
-    out
+    fill_rows(x.len(), n, |r0, o| {
+        for (row, d) in x[r0 * n..].chunks(n).zip(o.chunks_mut(n)) {
+            let (mean, rstd) = ln_stats(row, eps);
+            for (i, d) in d.iter_mut().enumerate() {
+                *d = (row[i] - mean) * rstd * w[i] + b[i];
+            }
+        }
+    })
 }
 
 /// Returns `rows + 1` rows of width C: dx, then dw = Σ_rows g·x̂ (accumulated row by row,
-/// which vectorises; views of one buffer, no copies).
+/// which vectorises, per thread block, then summed; views of one buffer, no copies).
 fn ln_bwd<T: Fl>(x: &[T], w: &[T], g: &[T], eps: f64) -> Vec<T> {
     let n = w.len();
     let nf = T::c(n as f64);
-    let mut out = Vec::with_capacity(x.len() + n);
-    let mut dw = vec![T::c(0.0); n];
-    let mut xhat = vec![T::c(0.0); n];
-    for (row, gr) in x.chunks(n).zip(g.chunks(n)) {
-        let (mean, rstd) = ln_stats(row, eps);
-        for i in 0..n {
-            xhat[i] = (row[i] - mean) * rstd;
+    let mut out = vec![T::c(0.0); x.len() + n];
+    let (dx, dw) = out.split_at_mut(x.len());
+    let partial = std::sync::Mutex::new(Vec::<Vec<T>>::new());
+    par_rows(dx, n, |r0, o| {
+        let mut acc = vec![T::c(0.0); n];
+        let mut xhat = vec![T::c(0.0); n];
+        for ((row, gr), d) in x[r0 * n..].chunks(n).zip(g[r0 * n..].chunks(n)).zip(o.chunks_mut(n)) {
+            let (mean, rstd) = ln_stats(row, eps);
+            for i in 0..n {
+                xhat[i] = (row[i] - mean) * rstd;
+            }
+            let s1 = lanes(n, |i| gr[i] * w[i]);
+            let s2 = lanes(n, |i| gr[i] * w[i] * xhat[i]);
+            let (m1, m2) = (s1 / nf, s2 / nf);
+            for i in 0..n {
+                d[i] = rstd * (gr[i] * w[i] - m1 - xhat[i] * m2);
+                acc[i] = acc[i] + gr[i] * xhat[i];
+            }
         }
-        let s1 = lanes(n, |i| gr[i] * w[i]);
-        let s2 = lanes(n, |i| gr[i] * w[i] * xhat[i]);
-        let (m1, m2) = (s1 / nf, s2 / nf);
-        out.extend((0..n).map(|i| rstd * (gr[i] * w[i] - m1 - xhat[i] * m2)));
-        for i in 0..n {
-            dw[i] = dw[i] + gr[i] * xhat[i];
+        partial.lock().expect("no panics while held").push(acc);
+    });
+    for p in partial.into_inner().expect("no panics while held") {
+        for (a, v) in dw.iter_mut().zip(p) {
+            *a = *a + v;
         }
     }
-    out.extend(dw);
     out
 }
 
@@ -309,11 +350,14 @@ fn col_sum_fwd<T: Fl>(x: &[T], n: usize) -> Vec<T> {
 }
 
 fn bias_add_fwd<T: Fl>(x: &[T], b: &[T]) -> Vec<T> {
-    let mut out = Vec::with_capacity(x.len());
-    for row in x.chunks(b.len()) {
-        out.extend(row.iter().zip(b).map(|(&v, &c)| v + c));
-    }
-    out
+    let n = b.len();
+    fill_rows(x.len(), n, |r0, o| {
+        for (row, d) in x[r0 * n..].chunks(n).zip(o.chunks_mut(n)) {
+            for ((d, &v), &c) in d.iter_mut().zip(row).zip(b) {
+                *d = v + c;
+            }
+        }
+    })
 }
 
 struct ColSum;
@@ -439,28 +483,15 @@ impl CustomOp2 for MaskedSoftmax {
             candle_core::bail!("masked softmax: mask {:?} does not fit scores {:?}", l2.dims(), l1.dims());
         }
         let mut out = vec![0f32; x.len()];
-        let rows = b * h * t;
         // rows r .. r + n of the flattened (B·H·T, Tk) scores
-        let run = |r0: usize, dst: &mut [f32]| {
+        par_rows(&mut out, tk, |r0: usize, dst: &mut [f32]| {
             for (i, d) in dst.chunks_mut(tk).enumerate() {
                 let r = r0 + i;
                 let (bi, qi) = (r / (h * t), r % t);
                 let mrow = (if mb == 1 { 0 } else { bi }) * t + qi;
                 masked_softmax_row(&x[r * tk..(r + 1) * tk], &m[mrow * tk..(mrow + 1) * tk], d);
             }
-        };
-        let threads = candle_core::utils::get_num_threads().clamp(1, rows.max(1));
-        if threads == 1 || x.len() < 1 << 16 {
-            run(0, &mut out);
-        } else {
-            let per = rows.div_ceil(threads);
-            std::thread::scope(|sc| {
-                for (i, chunk) in out.chunks_mut(per * tk).enumerate() {
-                    let run = &run;
-                    sc.spawn(move || run(i * per, chunk));
-                }
-            });
-        }
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
     /// The softmax backward on the pattern: hidden keys have pattern 0, hence gradient 0, as

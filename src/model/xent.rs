@@ -6,7 +6,7 @@
 
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
 
-use super::kernels::{slice, Fl};
+use super::kernels::{par_rows, slice, Fl};
 
 /// Row `r`'s target as an index, or an error naming it.
 fn target(t: &[u32], r: usize, v: usize) -> Result<usize> {
@@ -26,24 +26,39 @@ fn row_lse<T: Fl>(row: &[T]) -> (T, f64) {
 
 fn xent_fwd<T: Fl>(x: &[T], t: &[u32], v: usize) -> Result<Vec<T>> {
     let n = x.len() / v;
-    let mut total = 0f64;
-    for (r, row) in x.chunks(v).enumerate() {
-        let (max, lse) = row_lse(row);
-        total += lse - (row[target(t, r, v)?] - max).f64();
+    for r in 0..n {
+        target(t, r, v)?;
     }
-    Ok(vec![T::c(total / n as f64)])
+    // per-row losses in parallel, then one sum
+    let mut losses = vec![0f64; n];
+    par_rows(&mut losses, 1, |r0, o| {
+        for (i, l) in o.iter_mut().enumerate() {
+            let row = &x[(r0 + i) * v..(r0 + i + 1) * v];
+            let (max, lse) = row_lse(row);
+            *l = lse - (row[t[r0 + i] as usize] - max).f64();
+        }
+    });
+    Ok(vec![T::c(losses.iter().sum::<f64>() / n as f64)])
 }
 
 fn xent_bwd<T: Fl>(x: &[T], t: &[u32], v: usize, scale: f64) -> Result<Vec<T>> {
-    let mut out = Vec::with_capacity(x.len());
-    for (r, row) in x.chunks(v).enumerate() {
-        let (max, lse) = row_lse(row);
-        let shift = max.f64() + lse; // log Z
-        out.extend(row.iter().map(|&z| T::c((z.f64() - shift).exp() * scale)));
-        let y = target(t, r, v)?;
-        let i = out.len() - v + y;
-        out[i] = out[i] - T::c(scale);
+    for r in 0..x.len() / v {
+        target(t, r, v)?;
     }
+    let mut out = vec![T::c(0.0); x.len()];
+    par_rows(&mut out, v, |r0, o| {
+        for (i, d) in o.chunks_mut(v).enumerate() {
+            let row = &x[(r0 + i) * v..(r0 + i + 1) * v];
+            let (max, lse) = row_lse(row);
+            let shift = max + T::c(lse); // log Z
+            let s = T::c(scale);
+            for (d, &z) in d.iter_mut().zip(row) {
+                *d = (z - shift).exp() * s;
+            }
+            let y = t[r0 + i] as usize;
+            d[y] = d[y] - s;
+        }
+    });
     Ok(out)
 }
 
