@@ -191,3 +191,44 @@ fn kernels_split_over_threads_agree_with_reference() {
         assert!(max_abs_diff(&ga[0], &gb[0]) < 1e-12);
     });
 }
+
+#[test]
+fn fast_exp_is_within_two_ulp() {
+    let mut worst = 0f64;
+    let mut x = -87.29f32;
+    while x < 88.3 {
+        let want = (x as f64).exp();
+        let got = kernels::exp_f32(x) as f64;
+        worst = worst.max(((got - want) / want).abs());
+        x += 0.00731;
+    }
+    assert!(worst < 2.5e-7, "worst relative error {worst:e}");
+    assert_eq!(kernels::exp_f32(-1e9), 0.0);
+    assert_eq!(kernels::exp_f32(-100.0), 0.0);
+    assert!(kernels::exp_f32(1e9).is_finite());
+    assert_eq!(kernels::exp_f32(0.0), 1.0);
+}
+
+#[test]
+fn small_m_matmul_matches_matmul_in_both_layouts() {
+    use gpt2lab::model::gemv::small_m_matmul;
+    for (m, k, n) in [(1, 96, 1000), (3, 64, 70), (4, 200, 513), (1, 768, 2304)] {
+        let x = rand(&[m, k], 30).to_dtype(DType::F32).unwrap();
+        let w = rand(&[k, n], 31).to_dtype(DType::F32).unwrap();
+        let want = x.matmul(&w).unwrap();
+        // f32 sums of k products in another order: tolerance relative to the largest entry
+        let tol = 1e-6 * want.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap() * (k as f32).sqrt();
+        let got = small_m_matmul(&x, &w).unwrap().expect("row-major weight applies");
+        assert!(max_abs_diff(&got.to_dtype(DType::F64).unwrap(), &want.to_dtype(DType::F64).unwrap()) < tol, "({m},{k},{n}) row-major");
+        // transposed view of a row-major (n, k) matrix: the tied unembedding's layout
+        let t = w.t().unwrap().contiguous().unwrap();
+        let got = small_m_matmul(&x, &t.t().unwrap()).unwrap().expect("transposed weight applies");
+        assert!(max_abs_diff(&got.to_dtype(DType::F64).unwrap(), &want.to_dtype(DType::F64).unwrap()) < tol, "({m},{k},{n}) transposed");
+    }
+    // not for many rows, nor when a gradient is tracked
+    let x = rand(&[5, 8], 32).to_dtype(DType::F32).unwrap();
+    let w = rand(&[8, 4], 33).to_dtype(DType::F32).unwrap();
+    assert!(small_m_matmul(&x, &w).unwrap().is_none());
+    let v = Var::from_tensor(&w).unwrap();
+    assert!(small_m_matmul(&x.narrow(0, 0, 1).unwrap(), v.as_tensor()).unwrap().is_none());
+}

@@ -4,6 +4,7 @@ pub mod attention;
 pub mod block;
 pub mod config;
 pub mod default;
+pub mod gemv;
 pub mod gpt2;
 pub mod kernels;
 pub mod hub;

@@ -6,7 +6,7 @@
 
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
 
-use super::kernels::{par_rows, slice, Fl};
+use super::kernels::{lanes, par_rows, slice, Fl};
 
 /// Row `r`'s target as an index, or an error naming it.
 fn target(t: &[u32], r: usize, v: usize) -> Result<usize> {
@@ -20,7 +20,7 @@ fn target(t: &[u32], r: usize, v: usize) -> Result<usize> {
 /// Per-row max and log-sum-exp (shifted by the max), in f64.
 fn row_lse<T: Fl>(row: &[T]) -> (T, f64) {
     let max = row.iter().copied().fold(row[0], |m, v| if v > m { v } else { m });
-    let sum: f64 = row.iter().map(|&v| (v - max).exp().f64()).sum();
+    let sum: f64 = lanes(row.len(), |i| (row[i] - max).exp().f64());
     (max, sum.ln())
 }
 
