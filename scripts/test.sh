@@ -13,6 +13,8 @@ case ":$PATH:" in *":$HOME/.cargo/bin:"*) ;; *) export PATH="$HOME/.cargo/bin:$P
 t0=$SECONDS
 echo "== cargo test (target dir: ${CARGO_TARGET_DIR:-target})"
 cargo test
+# the opt-in `parquet` feature (hub dataset shards): its own tests, and the data tests with it on
+cargo test --features parquet --test parquet --test data
 t1=$SECONDS
 echo "== notebooks (scale ${GPT2LAB_SCALE:-ci})"
 # two notebooks at once (two kernels, two build slots): overlaps their single-threaded

@@ -49,6 +49,9 @@ pub enum Error {
     #[error("hub: {0}")]
     Hub(String),
 
+    #[error("data: {0}")]
+    Data(String),
+
     #[error("non-finite value at training step {step}: {what}")]
     NonFinite { step: usize, what: String },
 

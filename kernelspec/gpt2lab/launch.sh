@@ -10,6 +10,8 @@
 #   GPT2LAB_EVCXR_OPT  evcxr's :opt level for cell code (default 1; dependencies are always
 #                   built with opt-level 3, see evcxr/cargo-config.toml)
 #   GPT2LAB_EVCXR   the evcxr_jupyter binary (default: on PATH, else ~/.cargo/bin)
+#   GPT2LAB_FEATURES  extra cargo features of gpt2lab, comma-separated (`parquet` for hub
+#                   dataset shards at full scale, `cuda` on a GPU machine)
 #
 # Build directory: evcxr compiles the crate and its dependencies in EVCXR_TMPDIR. Keeping it
 # in $GPT2LAB_HOME/evcxr/slot-N means candle & co. compile once per machine, not once per
@@ -85,6 +87,12 @@ repo_toml="${repo_toml//\"/\\\"}"
 init="$(cat "$here/evcxr/init.evcxr")"
 init="${init//@REPO@/"$repo_toml"}"
 init="${init//@OPT@/"$opt"}"
+# extra cargo features of gpt2lab, comma-separated (e.g. GPT2LAB_FEATURES=parquet,cuda)
+features=""
+if [ -n "${GPT2LAB_FEATURES:-}" ]; then
+  features=", features = [$(printf '%s' "$GPT2LAB_FEATURES" | tr -cd 'a-z0-9_,-' | sed 's/[^,][^,]*/"&"/g')]"
+fi
+init="${init//@FEATURES@/"$features"}"
 printf '%s\n' "$init" >"$conf/init.evcxr"
 cp "$here/evcxr/prelude.rs" "$conf/prelude.rs"
 export EVCXR_CONFIG_DIR="$conf"

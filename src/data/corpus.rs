@@ -20,9 +20,9 @@
 //! [`hub_dataset_files`] downloads files of a dataset repository into the hub cache (feature
 //! `hub`) and returns their local paths. Plain-text files (e.g. TinyStories'
 //! `TinyStories-train.txt`, stories separated by `<|endoftext|>`) are read with
-//! [`read_documents`]. Parquet shards need polars' `parquet` feature, which gpt2lab does not build
-//! (polars is built with `fmt` only, to keep compile times sane), so [`parquet_text_column`]
-//! returns [`Error::Unsupported`]; convert such shards to text outside the crate.
+//! [`read_documents`]. Parquet shards are read by [`parquet_text_column`] with polars' parquet
+//! reader, behind the `parquet` cargo feature (off by default: it adds compression libraries
+//! and tokio to every cold build; the kernel turns it on with `GPT2LAB_FEATURES=parquet`).
 
 use std::path::{Path, PathBuf};
 
@@ -297,7 +297,7 @@ fn unlzw(buf: &[u8], maxbits: u32, block_mode: bool, out: &mut Vec<u8>) -> std::
 
 /// Downloads `files` of the Hugging Face **dataset** repository `repo_id` into the hub cache and
 /// returns their local paths (feature `hub`; needs network on first use). Read text files with
-/// [`read_documents`]; parquet shards are not readable in-crate (see [`parquet_text_column`]).
+/// [`read_documents`], parquet shards with [`parquet_text_column`] (feature `parquet`).
 #[cfg(feature = "hub")]
 pub fn hub_dataset_files(repo_id: &str, files: &[&str]) -> Result<Vec<PathBuf>> {
     let api = hf_hub::api::sync::Api::new().map_err(|e| Error::Hub(e.to_string()))?;
@@ -322,13 +322,38 @@ pub fn read_documents(path: impl AsRef<Path>, separator: &str) -> Result<Vec<Str
     Ok(text.split(separator).map(str::trim).filter(|d| !d.is_empty()).map(str::to_string).collect())
 }
 
-/// Parquet is not readable in-crate: polars is built without its `parquet` feature. Always
-/// returns [`Error::Unsupported`] naming the way out.
+/// The strings of column `column` of a parquet file (a hub dataset shard), in row order; null
+/// entries are skipped. Needs the `parquet` cargo feature (polars' parquet reader; off by
+/// default because it adds zstd/lz4/brotli and tokio to every cold build). Typed errors for a
+/// missing file, a file that is not parquet, a missing column (listing the columns) and a
+/// column that is not text.
+#[cfg(feature = "parquet")]
+pub fn parquet_text_column(path: impl AsRef<Path>, column: &str) -> Result<Vec<String>> {
+    use polars::prelude::{DataType, ParquetReader, SerReader};
+    let p = path.as_ref();
+    let file = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
+    let df = ParquetReader::new(file)
+        .with_columns(None)
+        .finish()
+        .map_err(|e| Error::Data(format!("{}: not a readable parquet file: {e}", p.display())))?;
+    let col = df.column(column).map_err(|_| {
+        let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+        Error::Data(format!("{}: no column `{column}`; columns are {names:?}", p.display()))
+    })?;
+    if !matches!(col.dtype(), DataType::String) {
+        return Err(Error::Data(format!("{}: column `{column}` is {}, not text", p.display(), col.dtype())));
+    }
+    let ca = col.str().map_err(|e| Error::Data(e.to_string()))?;
+    Ok(ca.into_iter().flatten().map(str::to_string).collect())
+}
+
+/// Without the `parquet` feature: [`Error::Unsupported`], naming the ways out.
+#[cfg(not(feature = "parquet"))]
 pub fn parquet_text_column(path: impl AsRef<Path>, column: &str) -> Result<Vec<String>> {
     Err(Error::Unsupported(format!(
-        "reading column `{column}` of {}: gpt2lab's polars has no `parquet` feature; convert the shard to text \
-         (e.g. `python -c \"import pandas as p; open('out.txt','w').write('<|endoftext|>'.join(p.read_parquet('in.parquet')['{column}']))\"`) \
-         and use read_documents",
+        "reading column `{column}` of {}: gpt2lab was built without its `parquet` feature (cargo: \
+         `features = [\"parquet\"]`; the notebook kernel: GPT2LAB_FEATURES=parquet), or convert the shard to \
+         text and use read_documents",
         path.as_ref().display()
     )))
 }
