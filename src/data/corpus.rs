@@ -344,7 +344,7 @@ pub fn parquet_text_column(path: impl AsRef<Path>, column: &str) -> Result<Vec<S
         return Err(Error::Data(format!("{}: column `{column}` is {}, not text", p.display(), col.dtype())));
     }
     let ca = col.str().map_err(|e| Error::Data(e.to_string()))?;
-    Ok(ca.into_iter().flatten().map(str::to_string).collect())
+    Ok(ca.iter().flatten().map(str::to_string).collect())
 }
 
 /// Without the `parquet` feature: [`Error::Unsupported`], naming the ways out.
