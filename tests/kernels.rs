@@ -232,3 +232,17 @@ fn small_m_matmul_matches_matmul_in_both_layouts() {
     let v = Var::from_tensor(&w).unwrap();
     assert!(small_m_matmul(&x.narrow(0, 0, 1).unwrap(), v.as_tensor()).unwrap().is_none());
 }
+
+#[test]
+fn decode_attention_matches_the_composite_form() {
+    use gpt2lab::model::gemv::decode_attention;
+    for (b, h, tk, dh) in [(1, 2, 1, 8), (2, 3, 17, 16), (1, 12, 300, 64)] {
+        let q = rand(&[b, h, 1, dh], 40).to_dtype(DType::F32).unwrap();
+        let k = rand(&[b, h, tk, dh], 41).to_dtype(DType::F32).unwrap();
+        let v = rand(&[b, h, tk, dh], 42).to_dtype(DType::F32).unwrap();
+        let want = reference::softmax_last(&q.matmul(&k.t().unwrap()).unwrap()).unwrap().matmul(&v).unwrap();
+        let got = decode_attention(&q, &k, &v).unwrap().unwrap();
+        let d = max_abs_diff(&got.to_dtype(DType::F64).unwrap(), &want.to_dtype(DType::F64).unwrap());
+        assert!(d < 1e-5, "({b},{h},{tk},{dh}): {d}");
+    }
+}

@@ -80,30 +80,40 @@ impl Attention {
                 }
                 Tensor::cat(&zs, 2)?
             }
-            _ => {
-                let scores = q.matmul(&k.t()?)?; // (B, H, T, Tk)
-                // Without gradients and unless the masked scores are hooked, mask and softmax
-                // are one pass that skips the hidden keys (kernels::masked_softmax_last).
-                let fused = match mask {
-                    Some(m) if !hooks.wants(AttnScores(l)) => super::kernels::masked_softmax_last(&scores, m)?,
-                    _ => None,
-                };
-                let pattern = match fused {
-                    Some(p) => p,
-                    None => {
-                        let scores = match mask {
-                            Some(m) => scores.broadcast_add(m)?,
-                            None => scores,
-                        };
-                        ops::softmax_last(&hooks.hook(AttnScores(l), scores)?)?
-                    }
-                };
-                let pattern = hooks.hook(Pattern(l), pattern)?; // (B, H, T, Tk)
-                pattern.matmul(&v)?
-            }
+            // a decoding step (one query, every key visible): one fused pass per head
+            None if t == 1 && unhooked && !q.track_op() => match super::gemv::decode_attention(&q, &k, &v)? {
+                Some(z) => z,
+                None => self.attend(&q, &k, &v, None, hooks)?,
+            },
+            _ => self.attend(&q, &k, &v, mask, hooks)?,
         };
         let z = hooks.hook(Z(l), z.transpose(1, 2)?)?; // (B, T, H, dh)
         let z = z.contiguous()?.reshape((b, t, c))?;
         Ok(ops::conv1d(&z, &self.c_proj_w, &self.c_proj_b)?) // (B, T, C)
+    }
+
+    /// `softmax(q kᵀ + mask) v` with the scores and pattern hook points; q, k, v (B, H, ·, dh).
+    fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>, hooks: &mut HookCtx) -> Result<Tensor> {
+        use HookPoint::*;
+        let l = self.layer;
+        let scores = q.matmul(&k.t()?)?; // (B, H, T, Tk)
+        // Unless the masked scores are hooked, mask and softmax are one pass that skips the
+        // hidden keys (kernels::masked_softmax_last; with a backward for training).
+        let fused = match mask {
+            Some(m) if !hooks.wants(AttnScores(l)) => super::kernels::masked_softmax_last(&scores, m)?,
+            _ => None,
+        };
+        let pattern = match fused {
+            Some(p) => p,
+            None => {
+                let scores = match mask {
+                    Some(m) => scores.broadcast_add(m)?,
+                    None => scores,
+                };
+                ops::softmax_last(&hooks.hook(AttnScores(l), scores)?)?
+            }
+        };
+        let pattern = hooks.hook(Pattern(l), pattern)?; // (B, H, T, Tk)
+        Ok(pattern.matmul(v)?)
     }
 }

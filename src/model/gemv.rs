@@ -1,5 +1,5 @@
-//! `x (m, k) @ w (k, n)` for a few rows of `x` (greedy decoding: m = batch size, one token
-//! each), f32 on the CPU, no gradient. A decode step is memory-bound: it reads every weight
+//! Decoding kernels (f32, CPU, no gradient): `x (m, k) @ w (k, n)` for a few rows of `x`
+//! (m = batch size, one token each), and one-token attention over the KV cache. A decode step is memory-bound: it reads every weight
 //! once. candle hands m = 1 to `gemm`, whose AVX-512 kernels (`x86-v4`) made decoding ~27%
 //! slower than its AVX2 ones did while making prefill and training 20–35% faster; this
 //! streams the weights once, split over the rayon pool by output columns, instead.
@@ -12,28 +12,43 @@ use super::kernels::{lanes, par_rows_min};
 
 /// At most this many rows of `x` take this path (beyond, gemm's blocking wins).
 pub const MAX_ROWS: usize = 4;
-/// Output columns per block of the row-major path: the accumulators stay in L1.
-const COLS: usize = 512;
 
-/// Row-major `w` (k, n): `y[r, j] = Σ_i x[r, i] · w[i, j]`, for columns `j0..j0 + out.len()`.
+/// Row-major `w` (k, n): adds `x[r, i] · w[i, :]` to `out[r, :]` for rows `i0..i1` of `w`, so
+/// each thread reads one contiguous stretch of `w` in order (the prefetcher's best case; a
+/// split by output columns made each thread read k short strided runs instead).
 #[inline(always)]
-fn axpy_block(x: &[f32], k: usize, w: &[f32], n: usize, j0: usize, out: &mut [f32]) {
-    for (c0, blk) in (j0..j0 + out.len()).step_by(COLS).zip(out.chunks_mut(COLS)) {
-        for (i, &a) in x[..k].iter().enumerate() {
-            let wr = &w[i * n + c0..i * n + c0 + blk.len()];
-            for (o, &v) in blk.iter_mut().zip(wr) {
+fn axpy_rows(x: &[f32], m: usize, k: usize, w: &[f32], n: usize, i0: usize, i1: usize, out: &mut [f32]) {
+    for i in i0..i1 {
+        let wr = &w[i * n..(i + 1) * n];
+        for (r, o) in out.chunks_mut(n).enumerate().take(m) {
+            let a = x[r * k + i];
+            for (o, &v) in o.iter_mut().zip(wr) {
                 *o += a * v;
             }
         }
     }
 }
 
+/// `a · b` in 32 independent lanes: enough accumulators to hide the add latency of a wide
+/// vector unit (8 lanes = one AVX2 register = one dependent add per 8 floats, ~28 GB/s a core).
+#[inline(always)]
+fn dot32(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 32];
+    let full = a.len() / 32 * 32;
+    for (ca, cb) in a[..full].chunks_exact(32).zip(b[..full].chunks_exact(32)) {
+        for l in 0..32 {
+            acc[l] += ca[l] * cb[l];
+        }
+    }
+    let tail: f32 = a[full..].iter().zip(&b[full..]).map(|(x, y)| x * y).sum();
+    lanes(32, |l| acc[l]) + tail
+}
+
 /// Dot products `y[jj] = t[j0 + jj, :] · x` for a row-major `t` (n, k).
 #[inline(always)]
 fn dot_block(x: &[f32], k: usize, t: &[f32], j0: usize, out: &mut [f32]) {
     for (jj, yv) in out.iter_mut().enumerate() {
-        let tr = &t[(j0 + jj) * k..(j0 + jj + 1) * k];
-        *yv = lanes(k, |i| tr[i] * x[i]);
+        *yv = dot32(&t[(j0 + jj) * k..(j0 + jj + 1) * k], &x[..k]);
     }
 }
 
@@ -62,7 +77,7 @@ macro_rules! multiversion {
         }
     };
 }
-multiversion!(axpy_fast, axpy_block, (x: &[f32], k: usize, w: &[f32], n: usize, j0: usize, out: &mut [f32]));
+multiversion!(axpy_fast, axpy_rows, (x: &[f32], m: usize, k: usize, w: &[f32], n: usize, i0: usize, i1: usize, out: &mut [f32]));
 multiversion!(dot_fast, dot_block, (x: &[f32], k: usize, t: &[f32], j0: usize, out: &mut [f32]));
 
 struct SmallM;
@@ -84,9 +99,23 @@ impl CustomOp2 for SmallM {
         let min = if k * n >= 1 << 15 { 0 } else { usize::MAX };
         if l2.is_contiguous() {
             let w = &ws[o..o + k * n];
-            for (r, y) in out.chunks_mut(n).enumerate() {
-                let xr = &x[r * k..(r + 1) * k];
-                par_rows_min(y, 64, min, |u0, blk| axpy_fast(xr, k, w, n, u0 * 64, blk));
+            let threads = if min == 0 { rayon::current_num_threads().clamp(1, k) } else { 1 };
+            if threads == 1 {
+                axpy_fast(x, m, k, w, n, 0, k, &mut out);
+            } else {
+                // contiguous row ranges of w per thread, partial sums added at the end
+                let per = k.div_ceil(threads);
+                let mut parts = vec![vec![0f32; m * n]; threads];
+                rayon::scope(|sc| {
+                    for (t, part) in parts.iter_mut().enumerate() {
+                        sc.spawn(move |_| axpy_fast(x, m, k, w, n, (t * per).min(k), ((t + 1) * per).min(k), part));
+                    }
+                });
+                for part in &parts {
+                    for (y, &p) in out.iter_mut().zip(part) {
+                        *y += p;
+                    }
+                }
             }
         } else if l2.stride() == [1, k] {
             // w = tᵀ for a row-major t (n, k): y[r, j] = t[j, :] · x[r, :]
@@ -118,4 +147,70 @@ pub fn small_m_matmul(x: &Tensor, w: &Tensor) -> Result<Option<Tensor>> {
         return Ok(None);
     }
     Ok(Some(x.contiguous()?.apply_op2_no_bwd(w, &SmallM)?))
+}
+
+/// One decoding step of attention: `softmax(q·kᵀ) v` for q (B, H, 1, dh) (already scaled),
+/// k and v (B, H, Tk, dh), every key visible (no mask), f32. One pass per head, heads split
+/// over the pool; replaces two batched m = 1 matmuls (gemm's slow path with `x86-v4`) and a
+/// softmax.
+struct DecodeAttention;
+
+#[inline(always)]
+fn decode_head(q: &[f32], k: &[f32], v: &[f32], dh: usize, scores: &mut [f32], z: &mut [f32]) {
+    for (j, s) in scores.iter_mut().enumerate() {
+        let kr = &k[j * dh..(j + 1) * dh];
+        *s = lanes(dh, |i| q[i] * kr[i]);
+    }
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    for s in scores.iter_mut() {
+        *s = super::kernels::exp_f32(*s - max);
+    }
+    let inv = 1.0 / lanes(scores.len(), |j| scores[j]);
+    z.iter_mut().for_each(|x| *x = 0.0);
+    for (j, &p) in scores.iter().enumerate() {
+        let (p, vr) = (p * inv, &v[j * dh..(j + 1) * dh]);
+        for (x, &vv) in z.iter_mut().zip(vr) {
+            *x += p * vv;
+        }
+    }
+}
+
+#[inline(always)]
+fn decode_heads(q: &[f32], k: &[f32], v: &[f32], dh: usize, tk: usize, h0: usize, out: &mut [f32]) {
+    let mut scores = vec![0f32; tk];
+    for (i, z) in out.chunks_mut(dh).enumerate() {
+        let h = h0 + i;
+        decode_head(&q[h * dh..(h + 1) * dh], &k[h * tk * dh..(h + 1) * tk * dh], &v[h * tk * dh..(h + 1) * tk * dh], dh, &mut scores, z);
+    }
+}
+multiversion!(decode_heads_fast, decode_heads, (q: &[f32], k: &[f32], v: &[f32], dh: usize, tk: usize, h0: usize, out: &mut [f32]));
+
+impl candle_core::CustomOp3 for DecodeAttention {
+    fn name(&self) -> &'static str {
+        "gpt2lab-decode-attention"
+    }
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(qs), CpuStorage::F32(ks), CpuStorage::F32(vs)) = (s1, s2, s3) else { candle_core::bail!("decode attention: f32 only") };
+        let (&[b, h, 1, dh], &[kb, kh, tk, kd]) = (l1.dims(), l2.dims()) else { candle_core::bail!("decode attention: q {:?}, k {:?}", l1.dims(), l2.dims()) };
+        if (kb, kh, kd) != (b, h, dh) || l3.dims() != l2.dims() {
+            candle_core::bail!("decode attention: q {:?}, k {:?}, v {:?}", l1.dims(), l2.dims(), l3.dims());
+        }
+        let (q, k, v) = (super::kernels::slice(qs, l1)?, super::kernels::slice(ks, l2)?, super::kernels::slice(vs, l3)?);
+        let mut out = vec![0f32; b * h * dh];
+        let min = if b * h * tk * dh >= 1 << 15 { 0 } else { usize::MAX };
+        par_rows_min(&mut out, dh, min, |h0, blk| decode_heads_fast(q, k, v, dh, tk, h0, blk));
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// Attention output (B, H, 1, dh) of a one-token decoding step with every key visible, through
+/// [`DecodeAttention`]; None unless CPU, f32, untracked and contiguous-able.
+pub fn decode_attention(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Option<Tensor>> {
+    let ok = q.device().is_cpu()
+        && [q, k, v].iter().all(|t| t.dtype() == DType::F32 && !t.track_op() && t.rank() == 4)
+        && q.dim(2)? == 1;
+    if !ok {
+        return Ok(None);
+    }
+    Ok(Some(q.contiguous()?.apply_op3_no_bwd(&k.contiguous()?, &v.contiguous()?, &DecodeAttention)?))
 }
