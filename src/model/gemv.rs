@@ -1,10 +1,14 @@
 //! Decoding kernels (f32, CPU, no gradient): `x (m, k) @ w (k, n)` for a few rows of `x`
-//! (m = batch size, one token each), and one-token attention over the KV cache. A decode step is memory-bound: it reads every weight
-//! once. candle hands m = 1 to `gemm`, whose AVX-512 kernels (`x86-v4`) made decoding ~27%
-//! slower than its AVX2 ones did while making prefill and training 20–35% faster; this
-//! streams the weights once, split over the rayon pool by output columns, instead.
-//! Two weight layouts: row-major `(k, n)` (Conv1D `[in, out]`) as a sum of scaled rows, and
-//! the transposed view of a row-major `(n, k)` (the tied unembedding `wteᵀ`) as dot products.
+//! (m = batch size, one token each), and one-token attention over the KV cache.
+//!
+//! A decode step is memory-bound: it reads every weight once. candle hands m = 1 to `gemm`,
+//! whose AVX-512 kernels (`x86-v4`) made decoding ~27% slower than its AVX2 ones while making
+//! prefill and training 20–35% faster; these kernels stream each weight matrix once instead.
+//! Two weight layouts: row-major `(k, n)` (Conv1D `[in, out]`) as a sum of scaled rows, each
+//! thread taking a contiguous range of rows into its own partial sum (added in a fixed order,
+//! so results are reproducible for a given thread count), and the transposed view of a
+//! row-major `(n, k)` (the tied unembedding `wteᵀ`) as dot products, threads taking ranges
+//! of output columns.
 
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
 
@@ -95,7 +99,7 @@ impl CustomOp2 for SmallM {
         let x = super::kernels::slice(xs, l1)?;
         let mut out = vec![0f32; m * n];
         let o = l2.start_offset();
-        // split over threads in 64-column units, unless the whole product is small
+        // split over the pool's threads, unless the whole product is small
         let min = if k * n >= 1 << 15 { 0 } else { usize::MAX };
         if l2.is_contiguous() {
             let w = &ws[o..o + k * n];
