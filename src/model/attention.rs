@@ -21,14 +21,6 @@ pub struct Attention {
 /// Query block of the long-prompt attention path (prompts of at least two blocks use it).
 const Q_BLOCK: usize = 128;
 
-/// `softmax(scores + mask)`: the fused inference kernel where it applies, else composite.
-fn masked_pattern(scores: &Tensor, mask: &Tensor) -> Result<Tensor> {
-    Ok(match super::kernels::masked_softmax_last(scores, mask)? {
-        Some(p) => p,
-        None => ops::softmax_last(&scores.broadcast_add(mask)?)?,
-    })
-}
-
 impl Attention {
     /// `x` (B, T, C); `x_v` a different input for the values (LayerNorm removal), else `x`; `mask` additive (B|1, 1, T, Tk) or None when every key is visible;
     /// `kv` this layer's cached (k, v), each (B, H, Tpast, dh), extended in place.
@@ -74,9 +66,8 @@ impl Attention {
                 for q0 in (0..t).step_by(Q_BLOCK) {
                     let n = Q_BLOCK.min(t - q0);
                     let kend = past + q0 + n;
-                    let s = q.narrow(2, q0, n)?.matmul(&k.narrow(2, 0, kend)?.t()?)?; // (B, H, n, kend)
-                    let p = masked_pattern(&s, &m.narrow(2, q0, n)?.narrow(3, 0, kend)?)?;
-                    zs.push(p.matmul(&v.narrow(2, 0, kend)?)?); // (B, H, n, dh)
+                    let (qb, kb, vb) = (q.narrow(2, q0, n)?, k.narrow(2, 0, kend)?, v.narrow(2, 0, kend)?);
+                    zs.push(self.attend(&qb, &kb, &vb, Some(&m.narrow(2, q0, n)?.narrow(3, 0, kend)?), hooks)?); // (B, H, n, dh)
                 }
                 Tensor::cat(&zs, 2)?
             }

@@ -135,6 +135,14 @@ impl CustomOp2 for SmallM {
     }
 }
 
+/// `x (m, k) @ w (k, n)`: [`small_m_matmul`] where it applies (decoding), else candle's matmul.
+pub fn matmul(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    match small_m_matmul(x, w)? {
+        Some(y) => Ok(y),
+        None => x.matmul(w),
+    }
+}
+
 /// `x (m, k) @ w (k, n)` through [`SmallM`] when it applies (CPU, f32, no gradient tracked,
 /// m ≤ [`MAX_ROWS`], `w` row-major or the transpose of a row-major matrix); else None.
 pub fn small_m_matmul(x: &Tensor, w: &Tensor) -> Result<Option<Tensor>> {
@@ -165,14 +173,10 @@ fn decode_head(q: &[f32], k: &[f32], v: &[f32], dh: usize, scores: &mut [f32], z
         let kr = &k[j * dh..(j + 1) * dh];
         *s = lanes(dh, |i| q[i] * kr[i]);
     }
-    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    for s in scores.iter_mut() {
-        *s = super::kernels::exp_f32(*s - max);
-    }
-    let inv = 1.0 / lanes(scores.len(), |j| scores[j]);
+    super::kernels::softmax_in_place(scores);
     z.iter_mut().for_each(|x| *x = 0.0);
     for (j, &p) in scores.iter().enumerate() {
-        let (p, vr) = (p * inv, &v[j * dh..(j + 1) * dh]);
+        let vr = &v[j * dh..(j + 1) * dh];
         for (x, &vv) in z.iter_mut().zip(vr) {
             *x += p * vv;
         }

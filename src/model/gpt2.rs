@@ -302,11 +302,7 @@ impl Gpt2 {
         let dims = x.dims().to_vec();
         let c = self.cfg.n_embd;
         let rows = x.elem_count() / c;
-        let (x2, wt) = (x.reshape((rows, c))?, self.wte.t()?);
-        let y = match super::gemv::small_m_matmul(&x2, &wt)? {
-            Some(y) => y, // decoding (gemv.rs)
-            None => x2.matmul(&wt)?,
-        };
+        let y = super::gemv::matmul(&x.reshape((rows, c))?, &self.wte.t()?)?; // weight streaming when decoding
         let mut od = dims;
         *od.last_mut().expect("rank >= 1") = self.cfg.vocab_size;
         Ok(y.reshape(od)?)

@@ -31,6 +31,8 @@ macro_rules! per_dtype {
     };
 }
 
+pub(super) use per_dtype;
+
 macro_rules! per_dtype2 {
     ($s1:expr, $l1:expr, $s2:expr, $l2:expr, |$a:ident, $b:ident| $body:expr) => {
         match ($s1, $s2) {
@@ -209,15 +211,25 @@ fn gelu_bwd<T: Fl>(x: &[T], g: &[T]) -> Vec<T> {
     })
 }
 
+/// The largest entry of a non-empty row.
+pub(super) fn row_max<T: Fl>(row: &[T]) -> T {
+    row.iter().copied().fold(row[0], |m, v| if v > m { v } else { m })
+}
+
+/// `d ← softmax(d)` for one non-empty row: shifted by the max, summed in lanes. The one
+/// softmax row of the fused kernels (softmax, masked softmax, decode attention).
+pub(super) fn softmax_in_place<T: Fl>(d: &mut [T]) {
+    let max = row_max(d);
+    d.iter_mut().for_each(|v| *v = (*v - max).exp());
+    let inv = T::c(1.0) / lanes(d.len(), |i| d[i]);
+    d.iter_mut().for_each(|v| *v = *v * inv);
+}
+
 fn softmax_fwd<T: Fl>(x: &[T], n: usize) -> Vec<T> {
     fill_rows(x.len(), n, |r0, o| {
         for (row, d) in x[r0 * n..].chunks(n).zip(o.chunks_mut(n)) {
-            let max = row.iter().copied().fold(row[0], |m, v| if v > m { v } else { m });
-            for (d, &v) in d.iter_mut().zip(row) {
-                *d = (v - max).exp();
-            }
-            let inv = T::c(1.0) / lanes(n, |i| d[i]);
-            d.iter_mut().for_each(|v| *v = *v * inv);
+            d.copy_from_slice(row);
+            softmax_in_place(d);
         }
     })
 }
@@ -479,13 +491,7 @@ fn masked_softmax_row(src: &[f32], mask: &[f32], dst: &mut [f32]) {
         for ((d, &s), &m) in dst.iter_mut().zip(src).zip(mask) {
             *d = s + m;
         }
-        let max = dst.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0f32;
-        for d in dst.iter_mut() {
-            *d = exp_f32(*d - max);
-            sum += *d;
-        }
-        dst.iter_mut().for_each(|d| *d /= sum);
+        softmax_in_place(dst);
         return;
     }
     for ((d, &s), &m) in dst.iter_mut().zip(src).zip(mask) {
@@ -495,7 +501,8 @@ fn masked_softmax_row(src: &[f32], mask: &[f32], dst: &mut [f32]) {
     dst.iter_mut().for_each(|d| *d *= inv);
 }
 
-/// Forward only: softmax over the last dim of `scores + mask` (see [`masked_softmax_last`]).
+/// Softmax over the last dim of `scores + mask`, with its backward in `scores` (see
+/// [`masked_softmax_last`]).
 struct MaskedSoftmax;
 
 impl CustomOp2 for MaskedSoftmax {
@@ -543,8 +550,8 @@ pub fn masked_softmax_last(scores: &Tensor, mask: &Tensor) -> Result<Option<Tens
     if mask.track_op() || !scores.device().is_cpu() || scores.dtype() != candle_core::DType::F32 || mask.dtype() != candle_core::DType::F32 {
         return Ok(None);
     }
-    let (scores, mask) = (scores.contiguous()?, mask.contiguous()?);
-    Ok(Some(if scores.track_op() { scores.apply_op2(&mask, MaskedSoftmax)? } else { scores.apply_op2_no_bwd(&mask, &MaskedSoftmax)? }))
+    // apply_op2 records the op only when `scores` tracks a gradient
+    Ok(Some(scores.contiguous()?.apply_op2(&mask.contiguous()?, MaskedSoftmax)?))
 }
 
 /// True when some query of an additive mask (B|1, 1, T, Tk) cannot see its own key, i.e. is a

@@ -62,12 +62,9 @@ pub fn conv1d(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dims = x.dims().to_vec();
     let (inp, out) = w.dims2()?;
     let rows = x.elem_count() / inp;
-    // One 2-D matmul over all positions: cheaper than a broadcast batched matmul.
-    let x2 = x.reshape((rows, inp))?;
-    let y = match super::gemv::small_m_matmul(&x2, w)? {
-        Some(y) => y, // decoding: a weight-streaming kernel (gemv.rs)
-        None => x2.matmul(w)?,
-    };
+    // One 2-D matmul over all positions: cheaper than a broadcast batched matmul (and a
+    // weight-streaming kernel when decoding, gemv.rs).
+    let y = super::gemv::matmul(&x.reshape((rows, inp))?, w)?;
     // When training, the fused bias add (its gradient a fast column sum; candle's reduction
     // over rows is strided); otherwise candle's broadcast add.
     let fused = if y.track_op() || b.track_op() { super::kernels::bias_add(&y, b)? } else { None };

@@ -6,7 +6,7 @@
 
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
 
-use super::kernels::{lanes, par_rows, slice, Fl};
+use super::kernels::{lanes, par_rows, per_dtype, row_max, slice, Fl};
 
 /// Row `r`'s target as an index, or an error naming it.
 fn target(t: &[u32], r: usize, v: usize) -> Result<usize> {
@@ -19,7 +19,7 @@ fn target(t: &[u32], r: usize, v: usize) -> Result<usize> {
 
 /// Per-row max and log-sum-exp (shifted by the max), in f64.
 fn row_lse<T: Fl>(row: &[T]) -> (T, f64) {
-    let max = row.iter().copied().fold(row[0], |m, v| if v > m { v } else { m });
+    let max = row_max(row);
     let sum: f64 = lanes(row.len(), |i| (row[i] - max).exp().f64());
     (max, sum.ln())
 }
@@ -81,12 +81,7 @@ impl CustomOp2 for CrossEntropy {
     }
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let (v, t) = rows_and_targets(l1, s2, l2)?;
-        let out = match s1 {
-            CpuStorage::F32(x) => CpuStorage::F32(xent_fwd(slice(x, l1)?, t, v)?),
-            CpuStorage::F64(x) => CpuStorage::F64(xent_fwd(slice(x, l1)?, t, v)?),
-            _ => candle_core::bail!("cross-entropy: f32 and f64 only"),
-        };
-        Ok((out, Shape::from(())))
+        Ok((per_dtype!(s1, l1, |x| xent_fwd(x, t, v)?), Shape::from(())))
     }
     fn bwd(&self, logits: &Tensor, targets: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let n = logits.dim(0)?;
@@ -101,12 +96,7 @@ impl CustomOp2 for CrossEntropyBwd {
     }
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let (v, t) = rows_and_targets(l1, s2, l2)?;
-        let out = match s1 {
-            CpuStorage::F32(x) => CpuStorage::F32(xent_bwd(slice(x, l1)?, t, v, self.0)?),
-            CpuStorage::F64(x) => CpuStorage::F64(xent_bwd(slice(x, l1)?, t, v, self.0)?),
-            _ => candle_core::bail!("cross-entropy: f32 and f64 only"),
-        };
-        Ok((out, l1.shape().clone()))
+        Ok((per_dtype!(s1, l1, |x| xent_bwd(x, t, v, self.0)?), l1.shape().clone()))
     }
 }
 
@@ -116,6 +106,6 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Option<Tensor>
     if !logits.device().is_cpu() || !matches!(logits.dtype(), DType::F32 | DType::F64) || targets.dtype() != DType::U32 {
         return Ok(None);
     }
-    let (l, t) = (logits.contiguous()?, targets.contiguous()?);
-    Ok(Some(if l.track_op() { l.apply_op2(&t, CrossEntropy)? } else { l.apply_op2_no_bwd(&t, &CrossEntropy)? }))
+    // apply_op2 records the op only when the logits track a gradient
+    Ok(Some(logits.contiguous()?.apply_op2(&targets.contiguous()?, CrossEntropy)?))
 }
