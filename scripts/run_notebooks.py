@@ -106,6 +106,67 @@ def check_clean(paths: list[Path]) -> list[str]:
     return problems
 
 
+PAIRED_FORMATS = "ipynb,src//rs:percent"
+
+
+def paired_source(path: Path, nb) -> Path | None:
+    """The jupytext-paired readable source of a notebook (notebooks/src/<name>.rs), if paired."""
+    formats = nb.metadata.get("jupytext", {}).get("formats")
+    if not formats:
+        return None
+    if formats != PAIRED_FORMATS:
+        raise ValueError(f"{path}: jupytext formats {formats!r}; this repository pairs as {PAIRED_FORMATS!r}")
+    return path.parent / "src" / (path.stem + ".rs")
+
+
+def cells_of(nb) -> list[tuple[str, str]]:
+    return [(c.cell_type, c.source.strip("\n")) for c in nb.cells]
+
+
+def check_paired(paths: list[Path]) -> list[str]:
+    """Every paper notebook is paired with its notebooks/src/*.rs, and the two hold the same
+    cells (CI fails when they drift; `--sync` brings them together)."""
+    import jupytext
+
+    problems = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        try:
+            src = paired_source(path, nb)
+        except ValueError as e:
+            problems.append(str(e))
+            continue
+        if src is None:
+            if path.parent.name == "notebooks":
+                problems.append(f"{path}: not paired with notebooks/src/{path.stem}.rs (run --pair)")
+            continue
+        if not src.exists():
+            problems.append(f"{path}: its paired source {src} is missing (run --sync)")
+            continue
+        a, b = cells_of(nb), cells_of(jupytext.read(src))
+        if a != b:
+            first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+            problems.append(f"{path} and {src.relative_to(path.parent.parent) if src.is_relative_to(path.parent.parent) else src} differ "
+                            f"({len(a)} vs {len(b)} cells; first difference at cell {first}): run scripts/run_notebooks.py --sync")
+    return problems
+
+
+def sync(paths: list[Path], pair: bool) -> None:
+    """jupytext --sync (the newer of the pair wins), then --clean; --pair pairs unpaired ones."""
+    import jupytext.cli
+
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        if paired_source(path, nb) is None:
+            if not pair:
+                print(f"not paired (use --pair): {path}")
+                continue
+            jupytext.cli.jupytext(["--set-formats", PAIRED_FORMATS, str(path)])
+        else:
+            jupytext.cli.jupytext(["--sync", str(path)])
+        clean(path)
+
+
 def clean(path: Path) -> bool:
     """Strips outputs/counts/timings, gives every cell a stable id; returns True if changed."""
     text = path.read_text(encoding="utf-8")
@@ -218,15 +279,91 @@ def first_line(src: str) -> str:
     return src.strip()[:90]
 
 
+# ----------------------------------------------------------------------------------------------
+# the claims ledger (gpt2lab::notebook::claims writes one JSON object per claim/check)
+
+MIN_SEEDS = 3  # gpt2lab::notebook::MIN_SEEDS
+
+
+def read_ledger(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line:
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                entries.append({"kind": "?", "text": f"unreadable ledger line: {line[:200]}", "pass": False, "seeds": [], "controls": []})
+    return entries
+
+
+def is_paper_notebook(path: Path) -> bool:
+    """notebooks/NN-slug.ipynb with NN != 00 reproduces a paper (00-tour does not)."""
+    m = re.match(r"^(\d\d)-", path.name)
+    return bool(m) and m.group(1) != "00"
+
+
+def ledger_problems(path: Path, entries: list[dict]) -> list[str]:
+    """What keeps a paper notebook's ledger from the standard (../shared/notebook-standard.md):
+    every claim over >= 3 seeds, at least one negative control, at least one claim. Checked at ci
+    scale, where the seeds are run or read from artefacts; full scale evaluates the paper's own
+    released models, one each."""
+    if not is_paper_notebook(path):
+        return []
+    claims = [e for e in entries if e.get("kind") == "claim"]
+    problems = []
+    if not claims:
+        problems.append("no claim(..) at all")
+    few = [e["text"] for e in claims if len(e.get("seeds", [])) < MIN_SEEDS]
+    if few:
+        problems.append(f"{len(few)} claim(s) with fewer than {MIN_SEEDS} seeds (use Claim::new(..).per_seed(..)): " + " | ".join(t[:80] for t in few[:3]))
+    if not any(e.get("controls") for e in claims):
+        problems.append("no claim carries a negative control (Claim::control)")
+    return problems
+
+
+def ledger_summary(entries: list[dict]) -> str:
+    claims = [e for e in entries if e.get("kind") == "claim"]
+    checks = [e for e in entries if e.get("kind") == "check"]
+    seeds = sorted({len(e.get("seeds", [])) for e in claims})
+    controls = sum(len(e.get("controls", [])) for e in claims)
+    failed = sum(1 for e in entries if not e.get("pass"))
+    seed_txt = "–" if not seeds else (str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}")
+    return (f"{len(claims)} claims (seeds per claim {seed_txt}), {len(checks)} checks, {controls} negative controls"
+            + (f", {failed} FAILED" if failed else ""))
+
+
+def ledger_markdown(results: list[dict]) -> str:
+    def cell(x) -> str:
+        return str(x).replace("|", "\\|").replace("\n", " ")
+
+    def num(v) -> str:
+        return "NaN" if v is None else f"{v:.4g}"
+
+    lines = ["| notebook | kind | text | threshold | seeds | values | negative controls | pass |", "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        for e in r.get("ledger", []):
+            vals = ", ".join(num(v) for v in e.get("values", []))
+            ctrl = "; ".join(f"{c['name']}: {num(c.get('value'))} ({'HOLDS' if c.get('holds') else 'fails'})" for c in e.get("controls", []))
+            seeds = ", ".join(str(s) for s in e.get("seeds", []))
+            lines.append("| " + " | ".join(cell(x) for x in [Path(r["notebook"]).name, e.get("kind"), e.get("text"), e.get("threshold") or "",
+                                                              seeds, vals, ctrl, "✓" if e.get("pass") else "✗"]) + " |")
+    return "\n".join(lines) + "\n"
+
+
 class Failure(Exception):
     def __init__(self, cell_index: int | None, cell_id: str | None, reason: str, detail: str = ""):
         super().__init__(reason)
         self.cell_index, self.cell_id, self.reason, self.detail = cell_index, cell_id, reason, detail
 
 
-def kernel_env(scale: str) -> dict:
+def kernel_env(scale: str, ledger: Path | None = None) -> dict:
     env = dict(os.environ)
     env.update({"GPT2LAB_RUNNER": "1", "GPT2LAB_SCALE": scale, "GPT2LAB_REPO": str(REPO), "GPT2LAB_HOME": str(GPT2LAB_HOME)})
+    if ledger is not None:
+        env["GPT2LAB_LEDGER"] = str(ledger)
     cargo_bin = str(Path.home() / ".cargo" / "bin")
     if cargo_bin not in env.get("PATH", "").split(":"):
         env["PATH"] = cargo_bin + ":" + env.get("PATH", "")
@@ -251,8 +388,11 @@ def run_notebook(path: Path, out_dir: Path, scale: str, timeout: float, startup_
     t0 = time.monotonic()
     deadline = None
     executed_index = None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ledger = out_dir / f".ledger-{path.stem}.jsonl"
+    ledger.unlink(missing_ok=True)
     try:
-        with client.setup_kernel(env=kernel_env(scale)):
+        with client.setup_kernel(env=kernel_env(scale, ledger)):
             def sentinel(tag: str) -> str:
                 cell = nbformat.v4.new_code_cell(SENTINEL)
                 sentinel_nb.cells.append(cell)
@@ -314,6 +454,12 @@ def run_notebook(path: Path, out_dir: Path, scale: str, timeout: float, startup_
         result["status"] = "FAIL"
         result.update({"cell": executed_index, "cell_id": None, "reason": f"{type(e).__name__}: {e}", "detail": ""})
     result["total_s"] = round(time.monotonic() - t0, 1)
+    result["ledger"] = read_ledger(ledger)
+    if result["status"] == "pass":
+        problems = ledger_problems(path, result["ledger"]) if scale == "ci" else []
+        if problems:
+            result["status"] = "FAIL"
+            result.update({"cell": None, "cell_id": None, "reason": "the claims ledger does not meet the reproduction standard: " + "; ".join(problems), "detail": ""})
     if result["cell_times"]:
         slow = max(result["cell_times"], key=lambda c: c["seconds"])
         result["slowest_cell"] = slow
@@ -418,6 +564,8 @@ def main(argv=None) -> int:
     ap.add_argument("--fail-fast", action="store_true", help="stop at the first failing notebook")
     ap.add_argument("--check-clean", action="store_true", help="only check that the notebooks are committed clean")
     ap.add_argument("--clean", action="store_true", help="strip outputs and add stable ids, in place")
+    ap.add_argument("--sync", action="store_true", help="bring each notebook and its notebooks/src/*.rs together (jupytext --sync), then --clean")
+    ap.add_argument("--pair", action="store_true", help="with --sync: pair notebooks that are not paired yet")
     ap.add_argument("--prebuild", action="store_true", help="compile the library for the kernel (used by setup.sh)")
     ap.add_argument("--summary", type=Path, help="also write the JSON summary here")
     args = ap.parse_args(argv)
@@ -432,8 +580,11 @@ def main(argv=None) -> int:
         for p in paths:
             print(f"{'cleaned' if clean(p) else 'already clean'}: {p}")
         return 0
+    if args.sync:
+        sync(paths, args.pair)
+        return 0
     if args.check_clean:
-        problems = check_clean(paths)
+        problems = check_clean(paths) + check_paired(paths)
         for p in problems:
             print(p, file=sys.stderr)
         print(f"check-clean: {len(paths)} notebooks, {len(problems)} problems")
@@ -474,11 +625,18 @@ def main(argv=None) -> int:
     (args.out / "timings.md").write_text(table + "\n", encoding="utf-8")
     summary = json.dumps(results, indent=1)
     (args.out / "summary.json").write_text(summary, encoding="utf-8")
+    claims = [{"notebook": r["notebook"], **e} for r in results for e in r.get("ledger", [])]
+    (args.out / "claims.json").write_text(json.dumps(claims, indent=1, ensure_ascii=False), encoding="utf-8")
+    (args.out / "claims.md").write_text(ledger_markdown(results), encoding="utf-8")
     if args.summary:
         args.summary.parent.mkdir(parents=True, exist_ok=True)
         args.summary.write_text(summary, encoding="utf-8")
     print()
     print(table)
+    print()
+    for r in results:
+        print(f"ledger {Path(r['notebook']).stem}: {ledger_summary(r.get('ledger', []))}")
+    print(f"claims ledger: {args.out / 'claims.md'}")
     failed = [r for r in results if r["status"] != "pass"]
     for r in failed:
         where = f"cell {r['cell']}" if r.get("cell") is not None else "kernel"

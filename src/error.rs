@@ -55,6 +55,9 @@ pub enum Error {
     #[error("non-finite value at training step {step}: {what}")]
     NonFinite { step: usize, what: String },
 
+    #[error("artefact {path}: {msg}")]
+    Artefact { path: PathBuf, msg: String },
+
     #[error("{0}")]
     Msg(String),
 }

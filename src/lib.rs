@@ -13,6 +13,7 @@ pub mod interp;
 pub mod metrics;
 pub mod model;
 pub mod notebook;
+pub mod papers;
 pub mod prelude;
 pub mod runtime;
 pub mod tokenizer;

@@ -27,6 +27,6 @@ pub use crate::display::*;
 pub use crate::generate::{GenerateConfig, SamplingConfig};
 pub use crate::hooks::{ActivationCache, HookPoint, HookSpec, Intervention};
 pub use crate::model::{Gpt2, Gpt2Config, Run};
-pub use crate::notebook::{claim, claim_close, claim_lt, Scale};
+pub use crate::notebook::{check, check_close, claim, claim_close, claim_lt, mean_range, over_seeds, Claim, Scale, SEEDS};
 pub use crate::tokenizer::Gpt2Tokenizer;
 pub use crate::Error;

@@ -51,3 +51,23 @@ fn tune_malloc() {}
 pub fn with_cpu_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     candle_core::Device::Cpu.with_context(f)
 }
+
+/// Runs `f` on every item with `threads` worker threads (scoped; results in input order).
+/// Independent training runs on a small CPU: two runs side by side use two cores better than
+/// one run's parallel kernels do.
+pub fn parallel_map<I: Send, O: Send>(items: Vec<I>, threads: usize, f: impl Fn(I) -> O + Sync) -> Vec<O> {
+    let n = items.len();
+    let queue = std::sync::Mutex::new(items.into_iter().enumerate().collect::<Vec<_>>().into_iter());
+    let results = std::sync::Mutex::new((0..n).map(|_| None).collect::<Vec<Option<O>>>());
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1).min(n.max(1)) {
+            s.spawn(|| loop {
+                let next = queue.lock().expect("queue lock").next();
+                let Some((i, item)) = next else { break };
+                let out = f(item);
+                results.lock().expect("results lock")[i] = Some(out);
+            });
+        }
+    });
+    results.into_inner().expect("results lock").into_iter().map(|o| o.expect("every item ran")).collect()
+}

@@ -165,3 +165,78 @@ fn check_clean_catches_outputs_and_missing_ids_and_clean_fixes_them() {
     assert!(runner(&py).arg("--clean").arg(&nb).status().unwrap().success());
     assert_eq!(std::fs::read_to_string(&nb).unwrap(), first);
 }
+
+#[test]
+fn paired_sources_must_match_their_notebooks() {
+    let Some(py) = venv_python(false) else { return };
+    let dir = repo().join("target/notebook-pair-test/notebooks");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    let nb = dir.join("00-tour.ipynb");
+    std::fs::copy(repo().join("notebooks/00-tour.ipynb"), &nb).unwrap();
+    let src = dir.join("src/00-tour.rs");
+    std::fs::copy(repo().join("notebooks/src/00-tour.rs"), &src).unwrap();
+    let check = || runner(&py).arg("--check-clean").arg(&nb).output().unwrap();
+    assert!(check().status.success(), "a fresh copy of a committed pair is in sync: {}", String::from_utf8_lossy(&check().stderr));
+    // an edit of the readable source that the notebook does not have is drift, which CI fails
+    let text = std::fs::read_to_string(&src).unwrap().replace("let scale = Scale::from_env();", "let scale = Scale::from_env(); // edited");
+    std::fs::write(&src, text).unwrap();
+    let out = check();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("differ") && err.contains("--sync"), "{err}");
+    // --sync carries the newer side over and the pair is clean again
+    assert!(runner(&py).arg("--sync").arg(&nb).status().unwrap().success());
+    assert!(check().status.success(), "{}", String::from_utf8_lossy(&check().stderr));
+    assert!(std::fs::read_to_string(&nb).unwrap().contains("// edited"));
+    // a notebook in notebooks/ must be paired at all
+    std::fs::remove_file(&src).unwrap();
+    let out = check();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("missing"));
+}
+
+fn write_notebook(path: &Path, cells: &[&str]) {
+    let cells: Vec<serde_json::Value> = cells
+        .iter()
+        .enumerate()
+        .map(|(i, src)| serde_json::json!({"cell_type": "code", "execution_count": null, "id": format!("c{i}"), "metadata": {}, "outputs": [], "source": src}))
+        .collect();
+    let nb = serde_json::json!({"cells": cells, "metadata": {"kernelspec": {"name": "gpt2lab", "display_name": "gpt2lab (Rust)", "language": "rust"}}, "nbformat": 4, "nbformat_minor": 5});
+    std::fs::write(path, serde_json::to_string_pretty(&nb).unwrap()).unwrap();
+}
+
+/// The claims ledger: the runner records every claim and check, writes claims.json/claims.md,
+/// prints a line per notebook, and fails a paper notebook whose claims are single-run or carry
+/// no negative control.
+#[test]
+fn runner_writes_the_claims_ledger_and_enforces_the_standard() {
+    let Some(py) = venv_python(true) else { return };
+    let dir = repo().join("target/notebook-ledger-test");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("98-ledger-good.ipynb");
+    write_notebook(
+        &good,
+        &[
+            "check(\"an identity\", 2 + 2 == 4, \"\");",
+            "let t = Claim::new(\"the method beats its baseline\").threshold(\"> 1 (paper, Table 1)\")\n    .per_seed(&[(0, 1.5), (1, 1.25), (2, 2.0)], |v| v > 1.0)\n    .control(\"baseline\", 0.5, false)\n    .verify();\nt",
+        ],
+    );
+    let weak = dir.join("99-ledger-weak.ipynb");
+    write_notebook(&weak, &["claim(\"a single-run claim\", true, \"one seed\");"]);
+    let out_dir = dir.join("out");
+    let output = runner(&py).args([&good, &weak]).args(["--no-html", "--jobs", "2", "--timeout", "60", "--out"]).arg(&out_dir).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let log = format!("--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
+    assert_eq!(output.status.code(), Some(1), "the weak notebook fails\n{log}");
+    assert!(stdout.contains("ledger 98-ledger-good: 1 claims (seeds per claim 3), 1 checks, 1 negative controls"), "{log}");
+    assert!(stderr.contains("99-ledger-weak") && stderr.contains("fewer than 3 seeds") && stderr.contains("negative control"), "{log}");
+    let claims: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(out_dir.join("claims.json")).unwrap()).unwrap();
+    let good_claim = claims.iter().find(|c| c["text"] == "the method beats its baseline").expect("the claim is in the ledger");
+    assert_eq!(good_claim["seeds"], serde_json::json!([0, 1, 2]));
+    assert_eq!(good_claim["controls"][0]["holds"], serde_json::json!(false));
+    assert_eq!(good_claim["pass"], serde_json::json!(true));
+    assert!(claims.iter().any(|c| c["kind"] == "check" && c["text"] == "an identity"));
+    let md = std::fs::read_to_string(out_dir.join("claims.md")).unwrap();
+    assert!(md.contains("| 98-ledger-good.ipynb | claim | the method beats its baseline | > 1 (paper, Table 1) | 0, 1, 2 |"), "{md}");
+}

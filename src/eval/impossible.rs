@@ -20,6 +20,7 @@ use crate::data::{CompactVocab, Sentence, TokenDataset};
 use crate::model::{Gpt2, Gpt2Config};
 use crate::tokenizer::{Gpt2Tokenizer, ENDOFTEXT};
 use crate::train::{AdamW, AdamWConfig, LrSchedule, TrainConfig, Trainer};
+pub use crate::runtime::parallel_map;
 use crate::{Error, Result};
 
 /// One language's data, in GPT-2 ids (markers as [`MARKER_IDS`]).
@@ -138,8 +139,11 @@ impl RunConfig {
     /// 8 × 64 accumulated micro-batches), 3000 steps, warmup 300 to 6e-4 then linear decay, weight
     /// decay 0.1, checkpoints every 100 steps.
     pub fn paper(seed: u64, save_dir: Option<PathBuf>) -> Self {
+        // the paper's models (mistral's GPT-2 small config) scale attention by the inverse layer
+        // index and compute it upcast; gpt2lab always computes attention in f32
+        let model = Gpt2Config { scale_attn_by_inverse_layer_idx: true, reorder_and_upcast_attn: true, ..Gpt2Config::gpt2() };
         RunConfig {
-            model: Gpt2Config::gpt2(),
+            model,
             steps: 3000,
             batch_size: 8,
             grad_accum: 64,
@@ -234,6 +238,31 @@ pub fn fit_with_checkpoints<R>(
     Ok(out)
 }
 
+/// The paper's two measurements of one model: the geometric-mean sentence perplexity on `test`
+/// (Experiment 1) and, when `pairs` is not empty, the mean surprisal in bits of the first
+/// marker and of the token in its place once it is deleted (Experiment 2).
+pub fn evaluate_model(model: &Gpt2, test: &[Vec<u32>], pairs: &[MarkerPair], eval_batch: usize) -> Result<(f64, Option<f64>, Option<f64>)> {
+    let ppl = geometric_mean(&sentence_perplexities(model, test, eval_batch)?);
+    if pairs.is_empty() {
+        return Ok((ppl, None, None));
+    }
+    let s = MarkerSurprisals::compute(model, pairs, eval_batch)?;
+    Ok((ppl, Some(s.marker_mean().0), Some(s.no_marker_mean().0)))
+}
+
+/// Evaluates a trained model (e.g. a released checkpoint) on a language's test sentences, with
+/// the same measurements as the training runs (`vocab` maps the data's ids to the model's).
+pub fn evaluate_language(model: &Gpt2, data: &LanguageData, vocab: &CompactVocab, eval_batch: usize) -> Result<(f64, Option<f64>, Option<f64>)> {
+    let test = data.test.iter().map(|s| vocab.encode(s)).collect::<Result<Vec<_>>>()?;
+    if test.is_empty() {
+        return Err(Error::EmptyInput(format!("{}: no test sentences", data.language)));
+    }
+    let eos = vocab.get(ENDOFTEXT).ok_or_else(|| Error::Tokenizer("the vocabulary has no <|endoftext|>".into()))?;
+    let markers = vocab.encode(&MARKER_IDS[..2])?;
+    let pairs: Vec<MarkerPair> = if data.language.family() == Family::Hop { marker_pairs(&test, &markers, Some(eos)) } else { vec![] };
+    evaluate_model(model, &test, &pairs, eval_batch)
+}
+
 /// Trains one model on one language (data in dense ids of `vocab`) and evaluates it at the
 /// checkpoints: Experiment 1 on every language, Experiment 2 on the hop family.
 pub fn train_language(data: &LanguageData, vocab: &CompactVocab, cfg: &RunConfig, device: &Device) -> Result<LanguageRun> {
@@ -267,13 +296,7 @@ pub fn train_language(data: &LanguageData, vocab: &CompactVocab, cfg: &RunConfig
     let mut tr = Trainer::new(&model, Box::new(opt), tcfg)?;
     let save = cfg.save_dir.as_ref().map(|d| d.join(format!("{}_seed{}", data.language.upload_name(), cfg.seed)));
     let mut evals = fit_with_checkpoints(&mut tr, &ds, &cfg.checkpoints, save.as_deref(), |step, tr, m| {
-        let ppl = geometric_mean(&sentence_perplexities(m, &test, cfg.eval_batch)?);
-        let (ms, ns) = if pairs.is_empty() {
-            (None, None)
-        } else {
-            let s = MarkerSurprisals::compute(m, &pairs, cfg.eval_batch)?;
-            (Some(s.marker_mean().0), Some(s.no_marker_mean().0))
-        };
+        let (ppl, ms, ns) = evaluate_model(m, &test, &pairs, cfg.eval_batch)?;
         Ok(CheckpointEval { step, tokens: tr.tokens_seen(), perplexity: ppl, marker_surprisal: ms, no_marker_surprisal: ns, elapsed_s: t0.elapsed().as_secs_f64() })
     })?;
     Ok(LanguageRun {
@@ -287,22 +310,3 @@ pub fn train_language(data: &LanguageData, vocab: &CompactVocab, cfg: &RunConfig
     })
 }
 
-/// Runs `f` on every item with `threads` worker threads (scoped; results in input order).
-/// Independent training runs on a small CPU: two runs side by side use two cores better than
-/// one run's parallel kernels do.
-pub fn parallel_map<I: Send, O: Send>(items: Vec<I>, threads: usize, f: impl Fn(I) -> O + Sync) -> Vec<O> {
-    let n = items.len();
-    let queue = std::sync::Mutex::new(items.into_iter().enumerate().collect::<Vec<_>>().into_iter());
-    let results = std::sync::Mutex::new((0..n).map(|_| None).collect::<Vec<Option<O>>>());
-    std::thread::scope(|s| {
-        for _ in 0..threads.max(1).min(n.max(1)) {
-            s.spawn(|| loop {
-                let next = queue.lock().expect("queue lock").next();
-                let Some((i, item)) = next else { break };
-                let out = f(item);
-                results.lock().expect("results lock")[i] = Some(out);
-            });
-        }
-    });
-    results.into_inner().expect("results lock").into_iter().map(|o| o.expect("every item ran")).collect()
-}

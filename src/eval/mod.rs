@@ -11,5 +11,5 @@
 pub mod impossible;
 pub mod surprisal;
 
-pub use impossible::{babylm_language_data, fit_with_checkpoints, gpt2_vocab_with_markers, parallel_map, perturb_languages, shared_vocab, train_language, CheckpointEval, LanguageData, LanguageRun, RunConfig};
+pub use impossible::{babylm_language_data, evaluate_language, evaluate_model, fit_with_checkpoints, gpt2_vocab_with_markers, parallel_map, perturb_languages, shared_vocab, train_language, CheckpointEval, LanguageData, LanguageRun, RunConfig};
 pub use surprisal::{geometric_mean, marker_pairs, mean_ci95, sentence_perplexities, token_surprisals, MarkerPair, MarkerSurprisals};

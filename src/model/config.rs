@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+use super::position::PositionEmbedding;
 use crate::{Error, Result};
 
 /// The MLP non-linearity. GPT-2 uses the tanh approximation ("gelu_new"); some
@@ -63,6 +64,10 @@ pub struct Gpt2Config {
     pub bos_token_id: Option<u32>,
     #[serde(default)]
     pub eos_token_id: Option<u32>,
+    /// Learned position embeddings (GPT-2) or none (not an HF field; written only when not
+    /// `learned`).
+    #[serde(default, skip_serializing_if = "PositionEmbedding::is_learned")]
+    pub position_embedding: PositionEmbedding,
 }
 
 impl Gpt2Config {
@@ -82,6 +87,7 @@ impl Gpt2Config {
             tie_word_embeddings: true,
             bos_token_id: Some(50256),
             eos_token_id: Some(50256),
+            position_embedding: PositionEmbedding::Learned,
         }
     }
     /// GPT-2 small, 124M.

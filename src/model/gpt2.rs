@@ -272,9 +272,7 @@ impl Gpt2 {
         let pos = Tensor::from_vec(pos, (b, t), &self.device)?;
         let tok = self.wte.index_select(&ids.flatten_all()?, 0)?.reshape((b, t, self.cfg.n_embd))?; // (B, T, C)
         let tok = hooks.hook(HookPoint::Embed, tok)?;
-        let pe = self.wpe.index_select(&pos.flatten_all()?, 0)?.reshape((b, t, self.cfg.n_embd))?; // (B, T, C)
-        let pe = hooks.hook(HookPoint::PosEmbed, pe)?;
-        let mut x = (tok + pe)?;
+        let mut x = self.cfg.position_embedding.embed(tok, &self.wpe, &pos, &mut hooks)?; // (B, T, C)
         match kv {
             Some(kv) => {
                 for (blk, slot) in self.blocks.iter().zip(kv.layers.iter_mut()) {

@@ -12,10 +12,12 @@ pub mod kv_cache;
 pub mod mlp;
 pub mod norm;
 pub mod ops;
+pub mod position;
 pub mod weights;
 pub mod xent;
 
 pub use config::{Activation, Gpt2Config};
+pub use position::PositionEmbedding;
 pub use norm::{LnTarget, NormMode};
 pub use gpt2::{ForwardOpts, Gpt2, Run};
 pub use default::{default_model_dir, load_default};

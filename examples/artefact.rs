@@ -1,0 +1,37 @@
+//! Writes a paper's committed artefact: every seed's run, then `datasets/<slug>/manifest.json`
+//! (command, seeds, git revision, library version, sha256 of every file). The convention is
+//! in `gpt2lab::papers` (module doc).
+//!
+//!     cargo run --example artefact -- <slug> [--threads N]
+//!     cargo run --example artefact -- --list
+//!
+//! Commit the artefact from a clean tree so its manifest names a real revision.
+
+use gpt2lab::papers;
+
+/// slug, seeds, one-line description, writer (threads) -> manifest notes
+type Writer = fn(usize) -> gpt2lab::Result<String>;
+const PAPERS: &[(&str, &str, Writer)] = &[
+    ("contrastive-search", "generator seeds 7/1/2: 2-layer d64 GPT-2s decoded with greedy/beam/top-k/nucleus/contrastive + the α sweep", papers::contrastive_search::write_artefact),
+    ("mission-impossible", "11 languages + 3 without positions, seeds 21/57/84 (~0.2M-parameter GPT-2s)", papers::mission_impossible::write_artefact),
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let threads = args.iter().position(|a| a == "--threads").and_then(|i| args.get(i + 1)).map(|t| t.parse()).transpose()?.unwrap_or(2usize);
+    if args.is_empty() || args[0] == "--list" {
+        for (slug, what, _) in PAPERS {
+            println!("{slug:24} {what}");
+        }
+        return Ok(());
+    }
+    let slug = &args[0];
+    let Some((_, _, write)) = PAPERS.iter().find(|(s, _, _)| s == slug) else {
+        return Err(format!("no artefact for {slug:?}; known: {:?}", PAPERS.iter().map(|p| p.0).collect::<Vec<_>>()).into());
+    };
+    let t0 = std::time::Instant::now();
+    let notes = write(threads)?;
+    let a = papers::Artefact::load(slug)?;
+    println!("{slug}: {} files, seeds {:?}, revision {} in {:.0} s ({notes})", a.manifest.files.len(), a.manifest.seeds, a.manifest.git_revision, t0.elapsed().as_secs_f64());
+    Ok(())
+}
