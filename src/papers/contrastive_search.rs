@@ -470,7 +470,9 @@ mod tests {
         let (m, sd) = mean_sd(&[1.0, 2.0, 3.0]);
         assert!((m - 2.0).abs() < 1e-12 && (sd - 1.0).abs() < 1e-12);
         assert_eq!(mean_sd_text(&[r.clone(), r], 2, |r| r.get(&key("diversity", "beam"))).unwrap(), "0.20 ± 0.00");
-        assert_eq!(paper("contrastive"), Some((0.9254, -1.52)));
+        let (div, coh) = paper("contrastive").unwrap();
+        assert!((div - 0.9254).abs() < 1e-12 && coh == -1.52);
+        assert!(paper("typical").is_none());
     }
 
     #[test]
