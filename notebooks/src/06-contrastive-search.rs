@@ -268,7 +268,7 @@ shipped_table
 // %% [markdown]
 // ## Claims
 //
-// **Where the rows come from.** At `ci`, the artefact `datasets/contrastive-search/` holds one row of metrics per generator seed (7, 1, 2), written by `cargo run --release --example artefact -- contrastive-search` through `cs::run_seed` — the same calls as the cells above. The live seed-7 row must reproduce the artefact's seed-7 row number for number (relative tolerance 1e-9: CPU runs are deterministic, so any difference means the artefact no longer comes from this code); then every claim is asserted on every row. At `full`, pretrained models have no seed: the rows are three disjoint shards of the prefixes (every third prefix), scored separately.
+// **Where the rows come from.** At `ci`, the artefact `datasets/contrastive-search/` holds one row of metrics per generator seed (7, 1, 2), written by `cargo run --example artefact -- contrastive-search` through `cs::run_seed` — the same calls as the cells above. The live seed-7 row must reproduce the artefact's seed-7 row number for number (relative tolerance 1e-9: CPU runs are deterministic, so any difference means the artefact no longer comes from this code); then every claim is asserted on every row. At `full`, pretrained models have no seed: the rows are three disjoint shards of the prefixes (every third prefix), scored separately.
 //
 // **Thresholds from the paper** (the repository's stored results, gpt2-large on WebText, coherence under OPT-2.7B):
 // 1. *Degeneration.* Contrastive search's diversity exceeds the larger of greedy's and beam's by more than **half the paper's gap** (92.54% vs 5.38% and 4.04%). Negative control: the same predicate on contrastive search with α = 0 — the penalty switched off — must fail.
