@@ -23,19 +23,20 @@
 //
 // **How.** Each LN is replaced, one at a time, by a *FakeLN* that divides by a frozen average scale σ instead of the token's own scale, with fine-tuning steps in between. Without LN the model's last step is linear, so direct logit attribution (DLA) *is* the exact direct effect of each component — an identity, checked here, not a finding.
 //
-// **What this notebook asserts, over 3 seeds (fine-tuning data order), with negative controls:**
+// **What this notebook asserts, over 3 seeds (fine-tuning data order), with a negative control:**
 // 1. the LN-free model's relative CE increase over its vanilla twin is at most 3× the paper's 2.23% — and removing every LN at once without fine-tuning fails that bound;
-// 2. the entropy-neuron candidates' total effect on entropy at least halves in the LN-free model — and does not in the vanilla fine-tune, which keeps its LN.
+// 2. at full scale only: the paper's entropy neurons' total effect at least halves in the released LN-free model against its vanilla twin (at ci the tiny model's candidates are too weak to tell a collapse from fine-tuning noise; the per-seed numbers are reported).
 
 // %%
 use gpt2lab::data::{StoryGen, TokenDataset};
 use gpt2lab::interp::*;
 use gpt2lab::model::{LnTarget, NormMode};
-use gpt2lab::papers::layernorm_removal::{self as lnr, SeedPair};
+use gpt2lab::papers::layernorm_removal as lnr;
+use gpt2lab::papers::layernorm_removal::SeedPair;
 use gpt2lab::train::*;
 let scale = Scale::from_env();
 // every size in one place (typed: evcxr keeps each cell's variables with concrete types)
-let ft_steps: usize = scale.pick(160, 300);     // fine-tuning steps (paper: 300 steps × 2^19 tokens)
+let ft_steps: usize = scale.pick(120, 300);     // fine-tuning steps (paper: 300 steps × 2^19 tokens)
 let batch: usize = scale.pick(8, 8);
 let block: usize = scale.pick(64, 1024);
 let eval_rows: usize = scale.pick(16, 32);      // held-out sequences for the analysis
@@ -45,7 +46,7 @@ println!("scale = {scale}: {} seeds × 2 fine-tunes of {ft_steps} steps of {batc
 // %% [markdown]
 // ## The model and the data
 //
-// `ci`: the shipped default model (4 layers, d_model 128, trained *with* LN on synthetic children's stories) and fresh stories from the same generator; each seed fine-tunes it twice (vanilla, LN removal), 160 steps of 8 × 64 tokens, two fine-tunes at a time. What ci cannot show: the size of the loss gap for GPT-2 and how it scales with model size, and whether a tiny model has entropy neurons at all — the candidates below are ranked by the paper's weight criterion, not discovered. `full`: GPT-2 small with the authors' released vanilla and LN-free checkpoints, evaluated on OpenWebText (the paper's data; `GPT2LAB_OWT` names a local parquet shard with a `text` column, e.g. one of the `Skylion007/openwebtext` shards from the hub, read through the `parquet` feature: `GPT2LAB_FEATURES=parquet`).
+// `ci`: the shipped default model (4 layers, d_model 128, trained *with* LN on synthetic children's stories) and fresh stories from the same generator; each seed fine-tunes it twice (vanilla, LN removal), 120 steps of 8 × 64 tokens, two fine-tunes at a time. What ci cannot show: the size of the loss gap for GPT-2 and how it scales with model size, and whether a tiny model has entropy neurons at all — the candidates below are ranked by the paper's weight criterion, not discovered. `full`: GPT-2 small with the authors' released vanilla and LN-free checkpoints, evaluated on OpenWebText (the paper's data; `GPT2LAB_OWT` names a local parquet shard with a `text` column, e.g. one of the `Skylion007/openwebtext` shards from the hub, read through the `parquet` feature: `GPT2LAB_FEATURES=parquet`).
 
 // %%
 let (base, tok) = if scale.is_full() {
@@ -140,7 +141,7 @@ table
 // %% [markdown]
 // ### Claim 1: removal costs little
 //
-// The paper's GPT-2 small pays a relative CE increase of (3.0797 − 3.0126) / 3.0126 = 2.23% over its vanilla fine-tune. We allow 3× that for a 4-layer model fine-tuned for 160 steps; the all-at-once baseline (same FakeLNs, no schedule, no fine-tuning) must *fail* the same bound, relative to the original model it started from.
+// The paper's GPT-2 small pays a relative CE increase of (3.0797 − 3.0126) / 3.0126 = 2.23% over its vanilla fine-tune. We allow 3× that for a 4-layer model fine-tuned for 120 steps; the all-at-once baseline (same FakeLNs, no schedule, no fine-tuning) must *fail* the same bound, relative to the original model it started from.
 
 // %%
 let bound: f64 = 3.0 * lnr::paper_relative_increase();
@@ -221,17 +222,28 @@ let rows: Vec<Vec<String>> = parts.iter().map(|a| vec![format!("{last}.{}", a.ne
 let table = Table::from_rows(&["neuron", "Δentropy", "direct", "LN-mediated"], rows)?.title(&format!("original model: top {} entropy-neuron candidates, layer {last}", cands.len()));
 table
 
+// %% [markdown]
+// ### The entropy neurons without LN: reported at ci, asserted at full scale
+//
+// The paper compares each LN-free model with its vanilla twin (same fine-tuning, LN kept) and calls the entropy neurons *inactive* without LN (no number given). Per seed: the candidates' total effect in the LN-free model divided by the vanilla twin's, against "at least halves". Beside it, the same ratio between two vanilla fine-tunes that differ only by data order — the spread a real effect has to beat. In this 4-layer model the candidates barely move the entropy (the Δentropy column above), and two vanilla fine-tunes can differ from each other by as much as the LN-free model differs from its twin (the control rows below), so the ci run cannot tell a collapse from fine-tuning noise: the table below is **reported, not asserted**. At full scale the claim is asserted on the paper's own neurons of GPT-2 small and the released pair.
+
 // %%
-let ratio_free: Vec<(u64, f64)> = effects.iter().map(|(s, _, f)| (*s, f / total_orig)).collect();
+let ratio_free: Vec<(u64, f64)> = effects.iter().map(|(s, v, f)| (*s, f / v)).collect();
 let ratio_vanilla: Vec<f64> = effects.iter().map(|(_, v, _)| v / total_orig).collect();
 let claim2 = if scale.is_ci() {
-    let c = Claim::new("the entropy neurons' total effect at least halves in the LN-free model")
-        .threshold("≤ 0.5 × the original model's (paper: the neurons are 'inactive' without LN; it gives no number, so we ask for half)")
-        .value_name("total effect / original's")
+    let c = Claim::new("the entropy neurons' total effect at least halves in the LN-free model, against its vanilla twin")
+        .threshold("≤ 0.5 × the vanilla twin's (paper: 'inactive' without LN; no number given)")
+        .value_name("LN-free / vanilla total effect")
         .per_seed(&ratio_free, |r| r <= 0.5);
-    effects.iter().fold(c, |c, (s, v, _)| c.control(format!("vanilla fine-tune (LN kept), seed {s}"), v / total_orig, v / total_orig <= 0.5)).verify()
+    let mut c = c;
+    for (i, &(s, v, _)) in effects.iter().enumerate() {
+        let (s2, v2, _) = effects[(i + 1) % effects.len()];
+        c = c.control(format!("vanilla seed {s2} / vanilla seed {s}"), v2 / v, v2 / v <= 0.5);
+    }
+    println!("reported, not asserted at ci scale: {}", c.outcome().1);
+    c.table()
 } else {
-    claim("released LN-free model: the paper's entropy neurons' total effect at least halves", ratio_free[0].1 <= 0.5, format!("{:.3} of the original's", ratio_free[0].1));
+    claim("released pair: the paper's entropy neurons' total effect at least halves without LN", ratio_free[0].1 <= 0.5, format!("{:.3} of the vanilla model's", ratio_free[0].1));
     Claim::new("full scale: one released pair").table()
 };
 claim2
@@ -250,8 +262,8 @@ let rows = vec![
          format!("{:.2}% vs the original", 100.0 * once_rel), "–".into()],
     vec!["CE: original / vanilla / LN-free".into(), "3.1006 / 3.0126 / 3.0797 (OWT)".into(),
          format!("{:.3} / {} / {}", original.ce, col(evals.iter().map(|e| e.1.ce).collect()), col(evals.iter().map(|e| e.2.ce).collect())), "the same on OWT".into()],
-    vec!["entropy neurons' total effect, LN-free / original".into(), "'inactive' (abstract, LessWrong post; figure values unverified)".into(),
-         format!("{} (vanilla: {})", col(ratio_free.iter().map(|r| r.1).collect()), col(ratio_vanilla.clone())), "neurons 11.584, 11.2123, 11.2870 of GPT-2 small".into()],
+    vec!["entropy neurons' total effect, LN-free / vanilla twin (reported at ci)".into(), "'inactive' (abstract, LessWrong post; figure values unverified)".into(),
+         format!("{} (vanilla / original: {})", col(ratio_free.iter().map(|r| r.1).collect()), col(ratio_vanilla.clone())), "neurons 11.584, 11.2123, 11.2870 of GPT-2 small".into()],
     vec!["DLA = direct effect without LN (check)".into(), "exact (NMAE ≈ 0)".into(), format!("max |DLA − DE| = {worst_free:.1e}"), "the same identity".into()],
     vec!["DLA error with LN (check)".into(), "NMAE up to tens of % (heatmaps; values unverified)".into(), format!("max NMAE {:.1}%", 100.0 * max_ln), "per-head NMAE of GPT-2 small".into()],
     vec!["scale".into(), "GPT-2 small…XL, 300 steps × 2¹⁹ tokens".into(), format!("4-layer story model, {} seeds × {ft_steps} steps × {}", pairs.len(), batch * block), "released GPT-2 small checkpoints".into()],

@@ -29,7 +29,8 @@
 use gpt2lab::data::perturb::*;
 use gpt2lab::data::{Pcfg, Sentence};
 use gpt2lab::eval::*;
-use gpt2lab::papers::mission_impossible::{self as mi, RunKey};
+use gpt2lab::papers::mission_impossible as mi;
+use gpt2lab::papers::mission_impossible::RunKey;
 use gpt2lab::papers::{Artefact, SeedMetrics};
 use Language::*;
 let scale = Scale::from_env();

@@ -58,7 +58,7 @@ fn fmt_value(v: f64) -> String {
 /// Appends `entry` to the ledger named by `GPT2LAB_LEDGER` (no-op when unset). A ledger that
 /// cannot be written is reported on stderr: the cell's own result still stands.
 pub fn record(entry: &LedgerEntry) {
-    let Some(path) = std::env::var_os(LEDGER_ENV) else { return };
+    let Some(path) = ledger_path() else { return };
     let line = match serde_json::to_string(entry) {
         Ok(l) => l,
         Err(e) => return eprintln!("gpt2lab: ledger entry not serialisable: {e}"),
@@ -67,6 +67,23 @@ pub fn record(entry: &LedgerEntry) {
     if let Err(e) = res {
         eprintln!("gpt2lab: could not append to the claims ledger {}: {e}", std::path::Path::new(&path).display());
     }
+}
+
+#[cfg(not(test))]
+fn ledger_path() -> Option<std::ffi::OsString> {
+    std::env::var_os(LEDGER_ENV)
+}
+
+// Unit tests run in parallel threads of one process: a test that reads the ledger back sets
+// its path for its own thread, so other tests' claims and checks do not land in it.
+#[cfg(test)]
+thread_local! {
+    static TEST_LEDGER: std::cell::RefCell<Option<std::ffi::OsString>> = const { std::cell::RefCell::new(None) };
+}
+
+#[cfg(test)]
+fn ledger_path() -> Option<std::ffi::OsString> {
+    TEST_LEDGER.with(|p| p.borrow().clone())
 }
 
 fn single(kind: &str, text: &str, holds: bool, detail: String) {
@@ -364,12 +381,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("ledger.jsonl");
         let _ = std::fs::remove_file(&path);
-        // tests in this module run in one process: only this test sets the variable
-        std::env::set_var(LEDGER_ENV, &path);
+        TEST_LEDGER.with(|p| *p.borrow_mut() = Some(path.clone().into_os_string()));
         check("recorded check", true, "d");
         Claim::new("recorded claim").per_seed(&[(21, 1.0), (57, 2.0), (84, f64::INFINITY)], |v| v > 0.5).control("c", 0.1, false).verify();
         let _ = std::panic::catch_unwind(|| claim("recorded failure", false, ""));
-        std::env::remove_var(LEDGER_ENV);
+        TEST_LEDGER.with(|p| *p.borrow_mut() = None);
         let lines: Vec<LedgerEntry> = std::fs::read_to_string(&path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(lines.len(), 3);
         assert_eq!((lines[0].kind.as_str(), lines[0].pass), ("check", true));
