@@ -127,14 +127,21 @@ fn tensor_from_view(view: &safetensors::tensor::TensorView, device: &Device) -> 
     Ok(t)
 }
 
-/// Writes bytes to `path` atomically: a temporary file in the same directory, fsync, rename.
+/// Writes bytes to `path` atomically: a temporary file in the same directory, fsync, rename,
+/// fsync of the directory (without it the rename itself may not survive a power loss).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     let tmp = dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("file"), std::process::id()));
     let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    #[cfg(unix)]
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))?;
+    Ok(())
 }
 
 /// Serialises named tensors as safetensors bytes with `{"format": "pt"}` metadata (transformers
