@@ -3,7 +3,7 @@
 //! shapes, attention masks, hook names and interventions, tokenizer input and generation
 //! configs. A panic inside a property is a failure that proptest shrinks to a minimal case.
 //!
-//! Bounded for `cargo test` (`FUZZ_CASES`, default 256 per property: 2,048 cases, ~2 s). A
+//! Bounded for `cargo test` (`FUZZ_CASES`, default 256 per property: 2,304 cases, ~2 s). A
 //! longer run: `FUZZ_CASES=20000 cargo test --test fuzz` (README, "Reliability").
 
 mod common;
@@ -193,6 +193,38 @@ proptest! {
             prop_assert!(!out.hypotheses.is_empty());
         }
         let _ = m.contrastive_search(&prompt, &ContrastiveConfig::new(top_k, c_alpha, new));
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn datasets_vocabularies_and_text_tokenizers(stream in prop::collection::vec(0u32..50, 0..120), block in 0usize..20, b in 0usize..5, t in 0usize..25, idx in prop::collection::vec(0usize..30, 0..5), frac in prop_oneof![Just(f64::NAN), -0.5f64..1.5], text in "\\PC{0,40}", json in "\\PC{0,60}", ids in prop::collection::vec(0u32..80, 0..8), seed in any::<u64>()) {
+        use gpt2lab::data::{CharTokenizer, CompactVocab, TextTokenizer, TokenDataset, WordTokenizer, WordTokenizerConfig};
+        use rand::SeedableRng;
+        if let Ok(ds) = TokenDataset::new(stream.clone(), block) {
+            let _ = ds.batch(&idx);
+            let _ = ds.random_batch(&mut rand::rngs::StdRng::seed_from_u64(seed), b, t);
+            let _ = ds.split(frac, seed);
+            if let Ok(mut it) = ds.batches(b, seed) {
+                let _ = it.next_indices();
+            }
+        }
+        let docs: Vec<Vec<u32>> = stream.chunks(7).map(|c| c.to_vec()).collect();
+        let _ = TokenDataset::from_documents(&docs, Some(0), block);
+        let v = CompactVocab::fit(&stream);
+        if let Ok(dense) = v.encode(&ids) {
+            let _ = v.decode(&dense);
+        }
+        let _ = v.decode(&ids);
+        let ct = CharTokenizer::fit(&text);
+        let _ = ct.encode(&json);
+        let _ = ct.decode(&ids);
+        let _ = CharTokenizer::from_json(&json);
+        let wt = WordTokenizer::fit(&text, &WordTokenizerConfig::default());
+        let _ = wt.encode(&json);
+        let _ = wt.decode(&ids);
     }
 }
 

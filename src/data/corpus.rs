@@ -464,6 +464,27 @@ mod tests {
         assert!(decompress_brs(&g).is_err());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, failure_persistence: None, ..Default::default() })]
+
+        /// Any bytes after a plausible header: an error or bounded output, never a panic.
+        #[test]
+        fn corrupt_data_files_are_errors_not_panics(block_size in proptest::prelude::any::<u32>(), n in 0u32..40, offsets in proptest::collection::vec(0u32..600, 0..41), flags in proptest::prelude::any::<u8>(), body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let mut f = b"EC02Compressed Data File".to_vec();
+            f.resize(84, 0);
+            f.extend(block_size.to_be_bytes());
+            f.extend(n.to_be_bytes());
+            for o in &offsets {
+                f.extend(o.to_be_bytes());
+            }
+            f.extend([0x1f, 0x9d, flags]);
+            f.extend(&body);
+            if let Ok(out) = decompress_brs(&f) {
+                proptest::prop_assert!(out.len() <= MAX_OUTPUT + (1 << 16));
+            }
+        }
+    }
+
     #[test]
     fn decompressed_output_is_bounded() {
         // 9-bit codes that each repeat the previous string plus one byte (KwKwK): the output
