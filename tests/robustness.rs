@@ -94,3 +94,21 @@ fn shard_names_cannot_leave_the_model_directory() {
         assert!(matches!(&e, Error::Safetensors { msg, .. } if msg.contains("shard name")), "{bad}: {e}");
     }
 }
+
+#[test]
+fn rank_0_inputs_and_empty_weights_are_errors() {
+    // n_embd 1: a scalar reshapes to (1, 1) and used to reach an `expect("rank >= 1")`
+    let m = Gpt2::random(Gpt2Config::tiny(5, 4, 1, 1, 1), 0, &Device::Cpu).unwrap();
+    let scalar = Tensor::new(1f32, &Device::Cpu).unwrap();
+    assert!(matches!(m.unembed_normalized(&scalar), Err(Error::Shape(_))));
+    let w = Tensor::ones((1, 3), candle_core::DType::F32, &Device::Cpu).unwrap();
+    let b = Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu).unwrap();
+    assert!(gpt2lab::model::ops::conv1d(&scalar, &w, &b).is_err());
+    // a weight with no input rows used to divide by zero
+    let w0 = Tensor::zeros((0, 3), candle_core::DType::F32, &Device::Cpu).unwrap();
+    assert!(gpt2lab::model::ops::conv1d(&Tensor::zeros((2, 0), candle_core::DType::F32, &Device::Cpu).unwrap(), &w0, &b).is_err());
+    // a config edited to n_embd 0 after the model was built
+    let mut m0 = m.clone();
+    m0.cfg.n_embd = 0;
+    assert!(m0.unembed_normalized(&Tensor::zeros((1, 1), candle_core::DType::F32, &Device::Cpu).unwrap()).is_err());
+}

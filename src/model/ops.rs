@@ -61,6 +61,9 @@ pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor
 pub fn conv1d(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dims = x.dims().to_vec();
     let (inp, out) = w.dims2()?;
+    if inp == 0 {
+        candle_core::bail!("conv1d: the weight has no input rows");
+    }
     let rows = x.elem_count() / inp;
     // One 2-D matmul over all positions: cheaper than a broadcast batched matmul (and a
     // weight-streaming kernel when decoding, gemv.rs).
@@ -73,7 +76,8 @@ pub fn conv1d(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
         None => y.broadcast_add(b)?,
     };
     let mut od = dims;
-    *od.last_mut().expect("rank >= 1") = out;
+    // a rank-0 input reshapes to (1, 1) when the weight is (1, out): an error, not a panic
+    *od.last_mut().ok_or_else(|| candle_core::Error::Msg("conv1d needs an input of rank >= 1".into()))? = out;
     y.reshape(od)
 }
 
