@@ -3,7 +3,7 @@
 //! shapes, attention masks, hook names and interventions, tokenizer input and generation
 //! configs. A panic inside a property is a failure that proptest shrinks to a minimal case.
 //!
-//! Bounded for `cargo test` (`FUZZ_CASES`, default 256 per property: 2,304 cases, ~2 s). A
+//! Bounded for `cargo test` (`FUZZ_CASES`, default 256 per property: 2,816 cases, ~2 s). A
 //! longer run: `FUZZ_CASES=20000 cargo test --test fuzz` (README, "Reliability").
 
 mod common;
@@ -225,6 +225,71 @@ proptest! {
         let wt = WordTokenizer::fit(&text, &WordTokenizerConfig::default());
         let _ = wt.encode(&json);
         let _ = wt.decode(&ids);
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// The activation cache, interpretability helpers and the KV cache with any positions,
+    /// layers, targets and row selections.
+    #[test]
+    fn caches_and_interpretability(b in 1usize..3, t in 1usize..6, pos in 0usize..8, layer in 0usize..4, target in 0u32..(VOCAB as u32 + 3), kind in "[a-z_.]{0,14}", rows in prop::collection::vec(0usize..5, 0..5), incl_mid in any::<bool>(), targets_len in 0usize..8) {
+        use gpt2lab::interp::{direct_logit_attribution, final_resid, head_and_mlp_components, head_results, logit_lens};
+        use gpt2lab::model::KvCache;
+        let m = model();
+        let ids: Vec<u32> = (0..b * t).map(|i| (i * 7 % VOCAB) as u32).collect();
+        let x = Tensor::from_vec(ids, (b, t), &Device::Cpu).unwrap();
+        let run = m.run_with_cache(&x).unwrap();
+        let c = &run.cache;
+        let _ = c.stack(&kind);
+        if let Ok((stack, _)) = c.accumulated_resid(incl_mid) {
+            let _ = c.apply_ln_to_stack(&stack);
+        }
+        let _ = c.decompose_resid();
+        let _ = logit_lens(m, c, pos, target);
+        let _ = head_results(m, c, layer);
+        let tg: Vec<u32> = (0..targets_len).map(|i| (i as u32 + target) % (VOCAB as u32 + 2)).collect();
+        if let Ok(tg) = Tensor::from_vec(tg, targets_len, &Device::Cpu) {
+            if let Ok((comps, _)) = head_and_mlp_components(m, c) {
+                let _ = direct_logit_attribution(m, c, &comps, &tg);
+            }
+        }
+        let _ = final_resid(m, c);
+        let mut kv = KvCache::new(m.cfg.n_layer);
+        if m.run_with(&x, &HookSpec::new(), ForwardOpts::default(), Some(&mut kv)).is_ok() {
+            if kv.select_rows(&rows).is_ok() && !rows.is_empty() {
+                let next = Tensor::from_vec(vec![1u32; rows.len()], (rows.len(), 1), &Device::Cpu).unwrap();
+                let _ = m.run_with(&next, &HookSpec::new(), ForwardOpts { attention_mask: None, last_only: true }, Some(&mut kv));
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Distribution and generation metrics on any logits (NaN, inf, empty) and token lists.
+    #[test]
+    fn metrics_on_any_logits(rows in 0usize..4, v in 0usize..6, vals in prop::collection::vec(prop_oneof![Just(f32::NAN), Just(f32::INFINITY), Just(f32::NEG_INFINITY), -10.0f32..10.0], 0..24), targets in prop::collection::vec(0u32..8, 0..4), bins in 0usize..4, n in 0usize..5, seqs in prop::collection::vec(prop::collection::vec(0u32..6, 0..6), 0..4), texts in prop::collection::vec("\\PC{0,12}", 0..3), prefix in prop::collection::vec(0u32..(VOCAB as u32 + 2), 0..4), cont in prop::collection::vec(0u32..(VOCAB as u32 + 2), 0..4)) {
+        use gpt2lab::interp::{cross_entropy_per_token, entropy, expected_calibration_error, js_divergence};
+        use gpt2lab::metrics::{coherence, cosine_similarity_matrix, diversity, isotropy, rep_n, rep_n_tokens, self_similarity};
+        let data: Vec<f32> = (0..rows * v).map(|i| vals.get(i).copied().unwrap_or(0.0)).collect();
+        let logits = Tensor::from_vec(data, (rows, v), &Device::Cpu).unwrap();
+        let _ = entropy(&logits);
+        if let Ok(tg) = Tensor::from_vec(targets.clone(), targets.len(), &Device::Cpu) {
+            let _ = cross_entropy_per_token(&logits, &tg);
+            let _ = expected_calibration_error(&logits, &tg, bins);
+        }
+        let _ = js_divergence(&logits, &logits.t().unwrap().contiguous().unwrap());
+        let _ = js_divergence(&logits, &logits);
+        let _ = cosine_similarity_matrix(&logits);
+        let _ = self_similarity(&logits);
+        let _ = isotropy(&logits);
+        let _ = rep_n_tokens(&seqs, n);
+        let _ = rep_n(&texts, n);
+        let _ = diversity(&texts);
+        let _ = coherence(model(), &prefix, &cont);
     }
 }
 

@@ -112,3 +112,20 @@ fn rank_0_inputs_and_empty_weights_are_errors() {
     m0.cfg.n_embd = 0;
     assert!(m0.unembed_normalized(&Tensor::zeros((1, 1), candle_core::DType::F32, &Device::Cpu).unwrap()).is_err());
 }
+
+#[test]
+fn softmax_over_an_empty_axis_and_zero_calibration_bins() {
+    use candle_core::DType;
+    use gpt2lab::interp::{entropy, expected_calibration_error};
+    use gpt2lab::model::ops::softmax_last;
+    // candle's fused softmax panicked on a last dim of 0 (found by tests/fuzz.rs)
+    let empty = Tensor::zeros((2, 0), DType::F32, &Device::Cpu).unwrap();
+    assert_eq!(softmax_last(&empty).unwrap().dims(), &[2, 0]);
+    let _ = entropy(&Tensor::zeros((0, 0), DType::F32, &Device::Cpu).unwrap()); // Ok or Err, no panic
+    assert!(softmax_last(&Tensor::new(1f32, &Device::Cpu).unwrap()).is_err());
+    // n_bins 0 underflowed `n_bins - 1`
+    let logits = Tensor::new(&[[0f32, 1.0, 2.0], [2.0, 1.0, 0.0]], &Device::Cpu).unwrap();
+    let targets = Tensor::new(&[2u32, 0], &Device::Cpu).unwrap();
+    assert!(matches!(expected_calibration_error(&logits, &targets, 0), Err(Error::EmptyInput(_))));
+    assert!(expected_calibration_error(&logits, &targets, 5).is_ok());
+}

@@ -11,6 +11,13 @@ use candle_core::{DType, Result, Tensor, D};
 /// Softmax over the last dim (candle's fused kernel without autograd, our fused kernel with
 /// backward when tracking, the composite form elsewhere, e.g. on CUDA).
 pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
+    // candle's fused kernel panics on a last dim of 0 (zero-sized chunks) and indexes out of
+    // range on rank 0; the softmax over no values is no values
+    match x.dims().last() {
+        None => candle_core::bail!("softmax over the last dim of a rank-0 tensor"),
+        Some(0) => return Ok(x.clone()),
+        Some(_) => {}
+    }
     if !x.track_op() && x.dtype() == DType::F32 {
         return candle_nn::ops::softmax_last_dim(&x.contiguous()?);
     }
