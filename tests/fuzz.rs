@@ -3,7 +3,7 @@
 //! shapes, attention masks, hook names and interventions, tokenizer input and generation
 //! configs. A panic inside a property is a failure that proptest shrinks to a minimal case.
 //!
-//! Bounded for `cargo test` (`FUZZ_CASES`, default 256 per property: 2,816 cases, ~2 s). A
+//! Bounded for `cargo test` (`FUZZ_CASES`, default 256 per property: 3,072 cases, ~2 s). A
 //! longer run: `FUZZ_CASES=20000 cargo test --test fuzz` (README, "Reliability").
 
 mod common;
@@ -290,6 +290,44 @@ proptest! {
         let _ = rep_n(&texts, n);
         let _ = diversity(&texts);
         let _ = coherence(model(), &prefix, &cont);
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Charts, tables, token and attention views render any values (NaN, inf, empty, ragged)
+    /// or refuse them with an error.
+    #[test]
+    fn displays_render_any_values(vals in prop::collection::vec(prop_oneof![Just(f32::NAN), Just(f32::INFINITY), Just(f32::NEG_INFINITY), Just(0.0f32), -1e6f32..1e6], 0..12), n in 0usize..5, m in 0usize..5, labels in prop::collection::vec("\\PC{0,6}", 0..5), log_y in any::<bool>(), lo in prop_oneof![Just(f32::NAN), -2.0f32..2.0], hi in prop_oneof![Just(f32::NAN), -2.0f32..2.0], w in 0u32..300, h in 0u32..300, sig in 0usize..8, max_rows in 0usize..4) {
+        use gpt2lab::display::{AttentionView, Chart, Col, Table, TokenView, ToHtml};
+        let pts: Vec<(f64, f64)> = vals.chunks(2).map(|c| (c[0] as f64, *c.get(1).unwrap_or(&0.0) as f64)).collect();
+        let mut c = Chart::lines("t").series("a", &pts).series_y("b", &vals).size(w, h).value_range(lo, hi);
+        if log_y {
+            c = c.log_y();
+        }
+        let _ = c.to_svg();
+        let _ = Chart::scatter("s").series("a", &pts).to_svg();
+        if let Ok(b) = Chart::bars(&labels, &vals, Some(&vals)) {
+            let _ = b.to_svg();
+        }
+        let grid: Vec<Vec<f32>> = (0..n).map(|i| (0..m).map(|j| *vals.get(i * m + j).unwrap_or(&f32::NAN)).collect()).collect();
+        if let Ok(hm) = Chart::heatmap(grid.clone(), &labels, &labels) {
+            let _ = hm.value_range(lo, hi).to_svg();
+        }
+        if let Ok(t) = Table::top_k(&labels, &vals) {
+            let _ = t.sig_digits(sig).max_rows(max_rows).bars("p").to_html();
+        }
+        if let Ok(t) = Table::from_columns(vec![("x", Col::F32(vals.clone())), ("l", Col::Str(labels.clone()))]) {
+            let _ = (t.to_html(), t.to_string());
+        }
+        let _ = Table::per_layer("v", &vals).to_string();
+        if let Ok(tv) = TokenView::new(&labels, &vals) {
+            let _ = (tv.value_range(lo, hi).to_html(), String::new());
+        }
+        if let Ok(av) = AttentionView::from_vecs(vec![grid], &labels) {
+            let _ = av.max_value(hi).to_html();
+        }
     }
 }
 
