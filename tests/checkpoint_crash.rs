@@ -105,12 +105,8 @@ fn check_every_point(fallback: bool) {
         assert!(Gpt2::from_dir(&dir).is_ok(), "{point}: the model part loads");
         resumed.cfg.steps = 8;
         resumed.fit(&data, None).unwrap();
-        // the steps trained after resuming: bit for bit; the rows read back from
-        // trainer_state.json: to serde_json's default float parsing (within an ulp)
-        let got = losses(&resumed.metrics);
-        assert_eq!(got.len(), want.len(), "{point}");
-        assert_eq!(got[want_step..], want[want_step..], "{point}: resuming changed the trajectory");
-        assert!(got[..want_step].iter().zip(&want[..want_step]).all(|(a, b)| (a - b).abs() <= 1e-12 * b.abs()), "{point}");
+        // bit for bit, the rows read back from the checkpoint included
+        assert_eq!(losses(&resumed.metrics), want, "{point}: resuming changed the trajectory");
         // the next save cleans up what the crash left
         resumed.save_checkpoint(&dir).unwrap();
         assert_eq!(leftovers(&parent), Vec::<String>::new(), "{point}");

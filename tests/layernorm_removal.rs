@@ -197,10 +197,7 @@ fn removal_runs_checkpoint_and_resume_at_every_step_of_the_schedule() {
         resumed.cfg.steps = total;
         resumed.fit(&data, None).unwrap();
         let got: Vec<f64> = resumed.metrics.rows.iter().map(|r| r.train_loss).collect();
-        // the steps trained after resuming: bit for bit; the rows read back from
-        // trainer_state.json: to serde_json's default float parsing (within an ulp)
-        assert_eq!(got[at..], want[at..], "resumed at step {at}");
-        assert!(got[..at].iter().zip(&want[..at]).all(|(a, b)| (a - b).abs() <= 1e-12 * b.abs()), "step {at}: {got:?} vs {want:?}");
+        assert_eq!(got, want, "resumed at step {at}");
         assert_eq!(resumed.model().unwrap().norm_modes(), want_modes, "step {at}");
     }
     // the end of the schedule saves too, even where q/k and v got different σ (which HF

@@ -33,6 +33,27 @@ struct TrainerState {
     norm_modes: Vec<(SavedSite, SavedMode)>,
     #[serde(default)]
     model_config: Option<Gpt2Config>,
+    /// The metrics' floats as bit patterns, one `[lr, train_loss, val_loss, grad_norm,
+    /// elapsed_s]` per row (val_loss: NaN bits when absent): serde_json's default float parser
+    /// can be an ulp off, and a resumed run must report exactly the losses it had.
+    #[serde(default)]
+    metrics_bits: Vec<[u64; 5]>,
+}
+
+fn metrics_bits(m: &Metrics) -> Vec<[u64; 5]> {
+    m.rows.iter().map(|r| [r.lr, r.train_loss, r.val_loss.unwrap_or(f64::NAN), r.grad_norm, r.elapsed_s].map(f64::to_bits)).collect()
+}
+
+/// `m` with its floats replaced by `bits` (when they describe the same rows).
+fn exact_metrics(mut m: Metrics, bits: &[[u64; 5]]) -> Metrics {
+    if bits.len() == m.rows.len() {
+        for (r, b) in m.rows.iter_mut().zip(bits) {
+            let [lr, train, val, grad, elapsed] = b.map(f64::from_bits);
+            (r.lr, r.train_loss, r.grad_norm, r.elapsed_s) = (lr, train, grad, elapsed);
+            r.val_loss = r.val_loss.map(|_| val);
+        }
+    }
+    m
 }
 
 /// `LnTarget` as saved.
@@ -255,6 +276,7 @@ impl Trainer {
             frozen: self.params.frozen().cloned().collect(),
             norm_modes: if custom { modes.into_iter().map(|(t, m)| (t.into(), m.into())).collect() } else { vec![] },
             model_config: custom.then(|| model.cfg.clone()),
+            metrics_bits: metrics_bits(&self.metrics),
         };
         let json = serde_json::to_string_pretty(&ts).map_err(|e| Error::Msg(e.to_string()))?;
         write_atomic(&tmp.join("trainer_state.json"), json.as_bytes())?;
@@ -311,7 +333,7 @@ impl Trainer {
         opt.load_state(ts.optimizer_step, &state)?;
         let mut tr = Trainer::from_trainable(params, opt, ts.config);
         tr.step = ts.step;
-        tr.metrics = ts.metrics;
+        tr.metrics = exact_metrics(ts.metrics, &ts.metrics_bits);
         tr.set_tokens_seen(ts.tokens_seen);
         Ok(tr)
     }
