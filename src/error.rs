@@ -13,6 +13,18 @@ pub enum Error {
     #[error("invalid config {path}: {msg}")]
     Config { path: String, msg: String },
 
+    /// One config field is out of range (`n_inner: 0`, a negative `layer_norm_epsilon`, ...).
+    #[error("invalid config {path}: `{field}` {msg}")]
+    ConfigField { path: String, field: &'static str, msg: String },
+
+    /// A loaded parameter holds NaN or infinity (a diverged or corrupt checkpoint).
+    #[error("tensor `{name}` holds {count} non-finite values (NaN/inf); load with `LoadOptions::unchecked()` to inspect it anyway")]
+    NonFiniteTensor { name: String, count: usize },
+
+    /// A model output that must be finite is not (NaN logits while decoding or scoring).
+    #[error("non-finite model output: {0}")]
+    NonFiniteOutput(String),
+
     #[error("corrupt or unreadable safetensors file {path}: {msg}")]
     Safetensors { path: PathBuf, msg: String },
 

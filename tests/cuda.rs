@@ -1,7 +1,7 @@
 //! candle's CUDA backend (`--features cuda`, `scripts/cuda_check.sh --test`): the model on the
 //! GPU gives the CPU's logits and hook captures, generation agrees, and training steps run
 //! there through the composite ops (the fused kernels are CPU-only) and track the CPU's
-//! losses. Without a GPU the tests say so and pass, unless `GPT2LAB_REQUIRE_CUDA=1`.
+//! losses. Without a GPU the tests say so and pass, unless `CI` or `GPT2LAB_REQUIRE_CUDA=1` is set.
 #![cfg(feature = "cuda")]
 
 mod common;
@@ -16,8 +16,7 @@ fn gpu() -> Option<Device> {
     match Device::new_cuda(0) {
         Ok(d) => Some(d),
         Err(e) => {
-            assert!(std::env::var("GPT2LAB_REQUIRE_CUDA").as_deref() != Ok("1"), "GPT2LAB_REQUIRE_CUDA=1 but no CUDA device: {e}");
-            eprintln!("no CUDA device ({e}); skipped");
+            common::missing_prerequisite("GPT2LAB_REQUIRE_CUDA", &format!("no CUDA device ({e})"));
             None
         }
     }

@@ -1,10 +1,13 @@
 //! Tests of `gpt2lab::data`: packing, seeded batches and splits, vocabulary compaction, text
 //! tokenizers, the PCFG and its annotations, the story generator and the KJV corpus.
 
+mod common;
+
 use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
 
 use candle_core::Tensor;
+use common::missing_prerequisite;
 use gpt2lab::data::*;
 use gpt2lab::tokenizer::Gpt2Tokenizer;
 use gpt2lab::Error;
@@ -575,11 +578,30 @@ fn story_grammar_rejects_hand_made_errors() {
 // Corpus
 
 #[test]
+fn a_missing_kjv_is_a_failure_under_ci_and_a_visible_skip_elsewhere() {
+    // the KJV test re-run in a child process with the data file missing
+    let run = |ci: Option<&str>| {
+        let mut c = std::process::Command::new(std::env::current_exe().unwrap());
+        c.args(["--exact", "kjv_text_reads_as_prose", "--nocapture", "--test-threads=1"]);
+        c.env("GPT2LAB_KJV_DATA", "/nonexistent/gpt2lab-kjv-test").env_remove("CI").env_remove("GPT2LAB_REQUIRE_KJV");
+        if let Some(v) = ci {
+            c.env("CI", v);
+        }
+        c.output().unwrap()
+    };
+    let under_ci = run(Some("true"));
+    assert!(!under_ci.status.success(), "a missing KJV must fail under CI");
+    let local = run(None);
+    assert!(local.status.success());
+    assert!(String::from_utf8_lossy(&local.stderr).contains("SKIPPED"), "the skip is said");
+}
+
+#[test]
 fn kjv_text_reads_as_prose() {
     if !kjv_available() {
         // .ci installs the package; a developer machine may not have it.
-        eprintln!("NOTE: skipping KJV test: {} not found; apt-get install {KJV_PACKAGE}", kjv_path().display());
         assert!(matches!(kjv_text(), Err(Error::Io { .. })));
+        missing_prerequisite("GPT2LAB_REQUIRE_KJV", &format!("KJV test: {} not found; apt-get install {KJV_PACKAGE}", kjv_path().display()));
         return;
     }
     let verses = kjv_verses().unwrap();

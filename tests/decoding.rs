@@ -273,3 +273,44 @@ fn contrastive_stops_and_errors() {
     assert!(m.contrastive_search(&[], &ContrastiveConfig::new(3, 0.5, 5)).is_err());
     assert!(m.contrastive_search(&[1; 40], &ContrastiveConfig::new(3, 0.5, 20)).is_err());
 }
+
+// ---------- beam search on degenerate distributions: an error or a result, never a panic ----------
+
+#[test]
+fn beam_search_with_every_continuation_banned_returns_the_cut_hypothesis() {
+    // a one-token vocabulary and the bigram (0, 0) already in the prompt: nothing can follow
+    let out = beam_search_fn(&[0, 0], &BeamConfig::new(2, 5).no_repeat_ngram_size(2), |_| vec![0.0]).unwrap();
+    assert_eq!(out.hypotheses.len(), 1);
+    assert_eq!(out.best().tokens, Vec::<u32>::new());
+    assert!(!out.best().finished);
+    // two tokens, no token twice: 1 is the only first token, then nothing is allowed
+    let out = beam_search_fn(&[0], &BeamConfig::new(3, 5).no_repeat_ngram_size(1), |_| vec![0.0, 0.0]).unwrap();
+    assert_eq!(out.tokens(), &[1]);
+    assert!(!out.best().finished);
+    // every logit -inf from the start
+    let out = beam_search_fn(&[0], &BeamConfig::new(2, 3), |_| vec![f32::NEG_INFINITY; 4]).unwrap();
+    assert_eq!(out.tokens(), &[] as &[u32]);
+    // an empty distribution
+    let out = beam_search_fn(&[0], &BeamConfig::new(2, 3), |_| vec![]).unwrap();
+    assert_eq!(out.hypotheses.len(), 1);
+}
+
+#[test]
+fn beam_search_on_nan_or_inf_logits_is_a_typed_error() {
+    use gpt2lab::Error;
+    for bad in [f32::NAN, f32::INFINITY] {
+        let e = beam_search_fn(&[0], &BeamConfig::new(2, 3), |_| vec![0.0, bad, 1.0]).unwrap_err();
+        assert!(matches!(e, Error::NonFiniteOutput(_)), "{e}");
+        // only from the second step on
+        let e = beam_search_fn(&[0], &BeamConfig::new(2, 3), |s| if s.len() > 1 { vec![bad; 3] } else { vec![0.0, 1.0, 2.0] }).unwrap_err();
+        assert!(matches!(e, Error::NonFiniteOutput(_)), "{e}");
+    }
+    // a model with a NaN weight (built from tensors on purpose)
+    let m = tiny(3);
+    let mut map: std::collections::HashMap<String, candle_core::Tensor> = m.named_tensors().into_iter().collect();
+    let t = &map["h.0.mlp.c_fc.bias"];
+    let v = vec![f32::NAN; t.elem_count()];
+    map.insert("h.0.mlp.c_fc.bias".into(), candle_core::Tensor::from_vec(v, t.shape(), &Device::Cpu).unwrap());
+    let bad = Gpt2::from_tensors(m.cfg.clone(), &map).unwrap();
+    assert!(matches!(bad.beam_search(&[1, 2], &BeamConfig::new(2, 4)), Err(Error::NonFiniteOutput(_))));
+}

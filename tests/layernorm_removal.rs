@@ -168,3 +168,42 @@ fn removal_schedule_runs_inside_the_trainer() {
     let sigmas: HashMap<String, f64> = modes.iter().map(|(t, m)| (t.to_string(), if let NormMode::Fake { sigma } = m { *sigma } else { 0.0 })).collect();
     assert!(sigmas.values().all(|s| s.is_finite() && *s > 0.0));
 }
+
+#[test]
+fn removal_runs_checkpoint_and_resume_at_every_step_of_the_schedule() {
+    let stream: Vec<u32> = (0..4000u32).map(|i| (i * i + 7 * i) % 59).collect();
+    let data = gpt2lab::data::TokenDataset::new(stream, 16).unwrap();
+    // 2 layers: ln2 at 2, 3; ln1(qk) at 4, 5; ln1(v) at 6, 7; final at 8
+    let sched = LnRemovalSchedule::sequential(2, 2, 1, 1, 1);
+    let total = sched.end_step() + 2;
+    let cfg = TrainConfig { steps: total, batch_size: 4, schedule: LrSchedule::Constant { lr: 1e-3 }, progress: false, ..Default::default() };
+    let start = |steps: usize| {
+        let mut tr = Trainer::new(&model(8), Box::new(AdamW::new(AdamWConfig::default())), TrainConfig { steps, ..cfg.clone() }).unwrap();
+        sched.clone().attach(&mut tr, ids());
+        tr
+    };
+    let mut straight = start(total);
+    straight.fit(&data, None).unwrap();
+    let want: Vec<f64> = straight.metrics.rows.iter().map(|r| r.train_loss).collect();
+    let want_modes = straight.model().unwrap().norm_modes();
+    for at in 1..total {
+        let mut first = start(at);
+        first.fit(&data, None).unwrap();
+        let dir = scratch(&format!("ln_removal_resume_{at}")).join("ckpt");
+        first.save_checkpoint(&dir).unwrap_or_else(|e| panic!("save at step {at}: {e}"));
+        let mut resumed = Trainer::resume(&dir, Box::new(AdamW::new(AdamWConfig::default()))).unwrap_or_else(|e| panic!("resume at step {at}: {e}"));
+        assert_eq!(resumed.model().unwrap().norm_modes(), first.model().unwrap().norm_modes(), "step {at}: the removed sites and their σ");
+        sched.clone().attach(&mut resumed, ids());
+        resumed.cfg.steps = total;
+        resumed.fit(&data, None).unwrap();
+        let got: Vec<f64> = resumed.metrics.rows.iter().map(|r| r.train_loss).collect();
+        assert_eq!(got, want, "resumed at step {at}");
+        assert_eq!(resumed.model().unwrap().norm_modes(), want_modes, "step {at}");
+    }
+    // the end of the schedule saves too, even where q/k and v got different σ (which HF
+    // GPT-2's one ln_1 cannot express)
+    let dir = scratch("ln_removal_resume_end").join("ckpt");
+    straight.save_checkpoint(&dir).unwrap();
+    let back = Trainer::resume(&dir, Box::new(AdamW::new(AdamWConfig::default()))).unwrap();
+    assert_eq!((back.step, back.model().unwrap().norm_modes()), (total, want_modes));
+}

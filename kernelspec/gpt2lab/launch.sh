@@ -16,7 +16,7 @@
 # Build directory: evcxr compiles the crate and its dependencies in EVCXR_TMPDIR. Keeping it
 # in $GPT2LAB_HOME/evcxr/slot-N means candle & co. compile once per machine, not once per
 # kernel. A slot is held (flock) for the kernel's lifetime, so two kernels running at once
-# never share one; a new slot starts as a copy of slot-0 so it is warm too.
+# never share one; a new slot starts as a copy of an idle built slot so it is warm too.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -54,7 +54,20 @@ export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 base="$GPT2LAB_HOME/evcxr"
 mkdir -p "$base/.cargo"
-cp "$here/evcxr/cargo-config.toml" "$base/.cargo/config.toml"
+# Shared by every slot: replaced in one rename, so a kernel starting beside a running one
+# never reads a half-written file.
+cp "$here/evcxr/cargo-config.toml" "$base/.cargo/config.toml.$$"
+mv -f "$base/.cargo/config.toml.$$" "$base/.cargo/config.toml"
+
+# Fallback directories of kernels that have exited: their lock is free. (A kernel execs
+# evcxr, so it cannot remove its own directory on exit; the next launch does.)
+tmproot="${TMPDIR:-/tmp}"
+for stale in "$tmproot"/gpt2lab-evcxr.*; do
+  [ -d "$stale" ] || continue
+  if [ -f "$stale/.lock" ]; then
+    (exec 8<"$stale/.lock" && flock -n 8 && rm -rf "$stale") || true
+  fi
+done
 
 # Take the first free slot; fd 9 keeps the lock until this kernel (and its children) exit.
 slot=""
@@ -67,11 +80,29 @@ for i in 0 1 2 3 4 5 6 7; do
 done
 if [ -z "$slot" ]; then
   log "all 8 build slots are busy; this kernel builds in a temporary directory (slow)"
-  slot="$(mktemp -d "${TMPDIR:-/tmp}/gpt2lab-evcxr.XXXXXX")"
+  slot="$(mktemp -d "$tmproot/gpt2lab-evcxr.XXXXXX")"
+  exec 9>"$slot/.lock"
+  flock -n 9
 fi
-if [ ! -d "$slot/target" ] && [ "$slot" != "$base/slot-0" ] && [ -d "$base/slot-0/target" ]; then
-  log "seeding $slot from slot-0 (copying built dependencies)"
-  cp -a "$base/slot-0/target" "$slot/target.partial" && mv "$slot/target.partial" "$slot/target" || rm -rf "$slot/target.partial"
+# A new slot starts as a copy of a built one, so it is warm. Only an idle slot (its lock
+# free: no kernel building in it) is copied, under its lock; a leftover target.partial of an
+# interrupted copy is removed first, or `cp` would nest the copy inside it.
+rm -rf "$slot/target.partial"
+if [ ! -d "$slot/target" ]; then
+  for i in 0 1 2 3 4 5 6 7; do
+    src="$base/slot-$i"
+    [ "$src" != "$slot" ] && [ -d "$src/target" ] && [ -f "$src/.lock" ] || continue
+    if (
+      exec 8<"$src/.lock"
+      flock -n 8 || exit 1
+      log "seeding $slot from $src (copying built dependencies)"
+      cp -a "$src/target" "$slot/target.partial"
+    ); then
+      mv "$slot/target.partial" "$slot/target"
+      break
+    fi
+    rm -rf "$slot/target.partial"
+  done
 fi
 export EVCXR_TMPDIR="$slot"
 # Build the kernel's crate graph with the versions the checkout's tests use: evcxr's crate has

@@ -190,6 +190,11 @@ fn parse_reference(r: &str) -> Option<(&str, u32, u32)> {
     Some((&left[..book_end], left[book_end..].parse().ok()?, verse.parse().ok()?))
 }
 
+/// Most bytes `decompress_brs` reserves up front from a file's header.
+const MAX_PREALLOC: usize = 16 << 20;
+/// Most bytes a data file may decompress to (the KJV is 4.4 MB).
+const MAX_OUTPUT: usize = 64 << 20;
+
 /// Decompresses a Bible Retrieval System data file: magic `EC02` and a title (84 bytes), the
 /// uncompressed block size and the block count (big-endian u32 at 84 and 88), `count + 1`
 /// big-endian u32 file offsets, and the blocks: independent `compress` (LZW) streams sharing the
@@ -210,7 +215,9 @@ fn decompress_brs(d: &[u8]) -> std::result::Result<Vec<u8>, String> {
     if !(9..=16).contains(&maxbits) {
         return Err(format!("unsupported compress max bits {maxbits}"));
     }
-    let mut out = Vec::with_capacity(block_size * n);
+    // the header's sizes are only a hint: a corrupt one must not request an unbounded
+    // allocation (LZW expands at most ~(2^16)x per code, and the real KJV is 4.4 MB)
+    let mut out = Vec::with_capacity(block_size.saturating_mul(n).min(MAX_PREALLOC));
     for w in offsets.windows(2) {
         let (a, b) = (w[0], w[1]);
         let block = d.get(a..b).ok_or_else(|| format!("block offsets {a}..{b} outside the file"))?;
@@ -286,6 +293,10 @@ fn unlzw(buf: &[u8], maxbits: u32, block_mode: bool, out: &mut Vec<u8>) -> std::
         finchar = c as u8;
         stack.push(finchar);
         out.extend(stack.iter().rev());
+        if out.len() > MAX_OUTPUT {
+            // LZW can expand quadratically: a corrupt file must not fill memory
+            return Err(format!("decompressed data exceeds {MAX_OUTPUT} bytes"));
+        }
         if free < table {
             prefix[free] = prev as u16;
             suffix[free] = finchar;
@@ -430,5 +441,70 @@ mod tests {
         assert_eq!(parse_reference("Holy"), None);
         assert_eq!(parse_reference("12:3"), None);
         assert!(decompress_brs(b"EC02").is_err());
+    }
+
+    #[test]
+    fn a_corrupt_header_cannot_request_an_unbounded_allocation() {
+        // block size 4 GiB and 4000 (empty) blocks: a 16 TB reservation taken from the header
+        // aborted the process before
+        let n = 4000u32;
+        let mut f = b"EC02Compressed Data File".to_vec();
+        f.resize(84, 0);
+        f.extend(u32::MAX.to_be_bytes());
+        f.extend(n.to_be_bytes());
+        let first = 92 + 4 * (n as usize + 1) + 3;
+        for _ in 0..=n {
+            f.extend((first as u32).to_be_bytes());
+        }
+        f.extend([0x1f, 0x9d, 0x90]);
+        assert_eq!(decompress_brs(&f).unwrap(), Vec::<u8>::new());
+        // and a header promising more blocks than the file holds is an error
+        let mut g = f[..100].to_vec();
+        g[88..92].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(decompress_brs(&g).is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, failure_persistence: None, ..Default::default() })]
+
+        /// Any bytes after a plausible header: an error or bounded output, never a panic.
+        #[test]
+        fn corrupt_data_files_are_errors_not_panics(block_size in proptest::prelude::any::<u32>(), n in 0u32..40, offsets in proptest::collection::vec(0u32..600, 0..41), flags in proptest::prelude::any::<u8>(), body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let mut f = b"EC02Compressed Data File".to_vec();
+            f.resize(84, 0);
+            f.extend(block_size.to_be_bytes());
+            f.extend(n.to_be_bytes());
+            for o in &offsets {
+                f.extend(o.to_be_bytes());
+            }
+            f.extend([0x1f, 0x9d, flags]);
+            f.extend(&body);
+            if let Ok(out) = decompress_brs(&f) {
+                proptest::prop_assert!(out.len() <= MAX_OUTPUT + (1 << 16));
+            }
+        }
+    }
+
+    #[test]
+    fn decompressed_output_is_bounded() {
+        // 9-bit codes that each repeat the previous string plus one byte (KwKwK): the output
+        // grows quadratically in the input; a cap ends it with an error
+        let mut out = Vec::new();
+        let mut codes = vec![b'a' as u32];
+        codes.extend(257..512u32);
+        let (mut bytes, mut acc, mut nbits) = (Vec::new(), 0u32, 0);
+        for code in codes {
+            acc |= code << nbits;
+            nbits += 9;
+            while nbits >= 8 {
+                bytes.push(acc as u8);
+                acc >>= 8;
+                nbits -= 8;
+            }
+        }
+        unlzw(&bytes, 9, true, &mut out).unwrap();
+        assert_eq!(out.len(), (1..=256).sum::<usize>(), "1 + 2 + ... + 256 bytes");
+        let mut big = vec![0u8; MAX_OUTPUT];
+        assert!(unlzw(&bytes, 9, true, &mut big).unwrap_err().contains("exceeds"));
     }
 }

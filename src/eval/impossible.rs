@@ -194,8 +194,11 @@ pub struct LanguageRun {
 }
 
 impl LanguageRun {
+    /// The last evaluation. `train_language` refuses an empty checkpoint list, so only a run
+    /// built or deserialised by hand can have none: it gets an all-NaN row at step 0.
     pub fn last(&self) -> &CheckpointEval {
-        self.curve.last().expect("a run has at least one checkpoint")
+        static NONE: CheckpointEval = CheckpointEval { step: 0, tokens: 0, perplexity: f64::NAN, marker_surprisal: None, no_marker_surprisal: None, elapsed_s: 0.0 };
+        self.curve.last().unwrap_or(&NONE)
     }
     /// `(step, perplexity)` points.
     pub fn perplexity_curve(&self) -> Vec<(f64, f64)> {
@@ -267,6 +270,9 @@ pub fn evaluate_language(model: &Gpt2, data: &LanguageData, vocab: &CompactVocab
 /// checkpoints: Experiment 1 on every language, Experiment 2 on the hop family.
 pub fn train_language(data: &LanguageData, vocab: &CompactVocab, cfg: &RunConfig, device: &Device) -> Result<LanguageRun> {
     let t0 = Instant::now();
+    if cfg.checkpoints.is_empty() {
+        return Err(Error::EmptyInput(format!("{}: no checkpoints to evaluate at", data.language)));
+    }
     let enc = |s: &Vec<u32>| vocab.encode(s);
     let train_docs = data.train.train_documents().iter().map(enc).collect::<Result<Vec<_>>>()?;
     let test = data.test.iter().map(enc).collect::<Result<Vec<_>>>()?;

@@ -20,7 +20,8 @@ const BITS_PER_NAT: f64 = std::f64::consts::LOG2_E;
 /// indices line up with the sequence (as the repository's `[None] + surprisals`).
 ///
 /// Sequences are sorted by length and scored `batch_size` at a time. Errors on an empty
-/// sequence or one longer than the model's context.
+/// sequence or one longer than the model's context, and on a NaN log-probability (a diverged
+/// model), so that no average downstream silently skips it.
 pub fn token_surprisals(model: &Gpt2, seqs: &[Vec<u32>], batch_size: usize) -> Result<Vec<Vec<f32>>> {
     let n_ctx = model.cfg.n_positions;
     if let Some((i, s)) = seqs.iter().enumerate().find(|(_, s)| s.is_empty() || s.len() > n_ctx) {
@@ -50,6 +51,11 @@ pub fn token_surprisals(model: &Gpt2, seqs: &[Vec<u32>], batch_size: usize) -> R
         let got: Vec<Vec<f32>> = lp.gather(&targets, D::Minus1)?.squeeze(D::Minus1)?.to_device(&Device::Cpu)?.to_vec2()?;
         for (row, &i) in got.into_iter().zip(chunk) {
             let n = seqs[i].len();
+            // NaN here is a diverged model: averaging would skip it and report a finite
+            // perplexity, so it is an error (the NaN at index 0 only means "no context")
+            if let Some(t) = row[..n - 1].iter().position(|l| l.is_nan()) {
+                return Err(Error::NonFiniteOutput(format!("sequence {i}: the log-probability of token {} is NaN", t + 1)));
+            }
             let mut s = Vec::with_capacity(n);
             s.push(f32::NAN);
             s.extend(row[..n - 1].iter().map(|&l| (-(l as f64) * BITS_PER_NAT) as f32));
@@ -140,6 +146,9 @@ impl MarkerSurprisals {
     pub fn compute(model: &Gpt2, pairs: &[MarkerPair], batch_size: usize) -> Result<Self> {
         let with: Vec<Vec<u32>> = pairs.iter().map(|p| p.with_marker.clone()).collect();
         let without: Vec<Vec<u32>> = pairs.iter().map(|p| p.without_marker.clone()).collect();
+        if let Some((i, p)) = pairs.iter().enumerate().find(|(_, p)| p.index == 0 || p.index >= p.with_marker.len() || p.index >= p.without_marker.len()) {
+            return Err(Error::Shape(format!("marker pair {i}: index {} must be in 1..{}", p.index, p.with_marker.len().min(p.without_marker.len()))));
+        }
         let sw = token_surprisals(model, &with, batch_size)?;
         let so = token_surprisals(model, &without, batch_size)?;
         Ok(MarkerSurprisals {

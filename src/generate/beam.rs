@@ -107,7 +107,8 @@ pub struct BeamOutput {
 }
 
 impl BeamOutput {
-    /// The highest-scoring hypothesis.
+    /// The highest-scoring hypothesis. A search always returns at least one (when no token
+    /// can be generated at all it is the empty, unfinished one).
     pub fn best(&self) -> &Hypothesis {
         &self.hypotheses[0]
     }
@@ -194,7 +195,12 @@ fn search(prompts: &[Vec<u32>], cfg: &BeamConfig, mut logits: Vec<Vec<f32>>, bac
             // candidates (score, beam, token) from every running beam of this prompt
             let mut cands: Vec<(f64, usize, u32)> = vec![];
             for (j, beam) in st.running.iter().enumerate() {
-                let mut lp = log_softmax(&logits[row + j]);
+                let row_logits = &logits[row + j];
+                // NaN or +inf has no log-softmax; -inf is a masked token and fine
+                if let Some(x) = row_logits.iter().find(|x| x.is_nan() || **x == f32::INFINITY) {
+                    return Err(Error::NonFiniteOutput(format!("beam search step {step}: a next-token logit is {x}")));
+                }
+                let mut lp = log_softmax(row_logits);
                 if cfg.no_repeat_ngram_size > 0 {
                     let seq: Vec<u32> = st.prompt.iter().chain(&beam.tokens).copied().collect();
                     for t in banned_ngram_tokens(&seq, cfg.no_repeat_ngram_size) {
@@ -229,6 +235,16 @@ fn search(prompts: &[Vec<u32>], cfg: &BeamConfig, mut logits: Vec<Vec<f32>>, bac
                 }
             }
             st.keep_best(nb);
+            if next.is_empty() && st.finished.is_empty() {
+                // Every continuation is banned (or -inf) and nothing has finished: the running
+                // beams cannot grow, so they are the result (cut short, `finished: false`);
+                // dropping them would leave no hypothesis at all.
+                for r in st.running.drain(..) {
+                    let score = cfg.normalise(r.sum, r.tokens.len());
+                    st.finished.push(Hypothesis { tokens: r.tokens, sum_logprobs: r.sum, score, finished: false });
+                }
+                st.keep_best(nb);
+            }
             let done = match next.first() {
                 None => true, // every continuation banned, or only EOS left
                 Some((best, _)) => {

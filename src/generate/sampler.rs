@@ -38,9 +38,10 @@ impl SamplingConfig {
         }
     }
 
-    /// Chooses a token from one row of logits (after the penalty).
+    /// Chooses a token from one row of logits (after the penalty). An empty row gives 0, as
+    /// [`argmax`] does (a model's rows are never empty: its vocabulary has at least one token).
     pub fn choose(&self, logits: &[f32], rng: &mut StdRng) -> u32 {
-        if self.temperature <= 0.0 {
+        if self.temperature <= 0.0 || logits.is_empty() {
             return argmax(logits);
         }
         let t = self.temperature as f32;
@@ -93,6 +94,14 @@ pub fn argmax(v: &[f32]) -> u32 {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn an_empty_row_is_not_a_panic() {
+        let mut rng = StdRng::seed_from_u64(0);
+        let c = SamplingConfig { temperature: 1.0, top_k: Some(3), top_p: Some(0.5), repetition_penalty: 1.0 };
+        assert_eq!(c.choose(&[], &mut rng), 0);
+        assert_eq!(argmax(&[]), 0);
+    }
 
     #[test]
     fn greedy_and_top_k_1_agree() {

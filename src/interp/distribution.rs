@@ -26,6 +26,9 @@ pub fn cross_entropy_per_token(logits: &Tensor, targets: &Tensor) -> Result<Tens
 /// Expected calibration error of the top-1 prediction, `n_bins` equal-width confidence bins:
 /// Σ_b (n_b / N)·|accuracy_b − confidence_b|.
 pub fn expected_calibration_error(logits: &Tensor, targets: &Tensor, n_bins: usize) -> Result<f64> {
+    if n_bins == 0 {
+        return Err(crate::Error::EmptyInput("expected_calibration_error needs n_bins >= 1".into()));
+    }
     let v = logits.dim(D::Minus1)?;
     let probs = crate::model::ops::softmax_last(&logits.to_dtype(DType::F32)?)?.reshape(((), v))?;
     let conf: Vec<f32> = probs.max(D::Minus1)?.to_vec1()?;

@@ -131,17 +131,49 @@ impl Gpt2Config {
         self.n_embd / self.n_head
     }
     pub fn d_mlp(&self) -> usize {
-        self.n_inner.unwrap_or(4 * self.n_embd)
+        self.n_inner.unwrap_or(self.n_embd.saturating_mul(4)) // saturating: validate() runs on any input
     }
 
-    /// Checks the sizes make a GPT-2.
+    /// Largest parameter count `validate` accepts (2^36 ≈ 69 B parameters, 275 GB in f32):
+    /// a bound so that absurd sizes are an error before any size arithmetic can overflow or a
+    /// random init tries to allocate them.
+    pub const MAX_PARAMS: u128 = 1 << 36;
+
+    /// Checks every field makes a GPT-2; the error names the first bad field. Called where a
+    /// model is built or a config file is read, not by the constructors, so a placeholder such
+    /// as `tiny(0, ..)` (vocabulary filled in later from data) can be built and edited.
     pub fn validate(&self) -> Result<()> {
-        let bad = |msg: String| Err(Error::Config { path: "<config>".into(), msg });
-        if self.n_embd == 0 || self.n_layer == 0 || self.n_head == 0 || self.vocab_size == 0 || self.n_positions == 0 {
-            return bad("n_embd, n_layer, n_head, vocab_size and n_positions must be positive".into());
+        let bad = |field: &'static str, msg: String| Err(Error::ConfigField { path: "<config>".into(), field, msg });
+        for (field, v) in [("vocab_size", self.vocab_size), ("n_positions", self.n_positions), ("n_embd", self.n_embd), ("n_layer", self.n_layer), ("n_head", self.n_head)] {
+            if v == 0 {
+                return bad(field, "must be at least 1 (got 0)".into());
+            }
+        }
+        if self.n_inner == Some(0) {
+            return bad("n_inner", "must be at least 1 or null (got 0)".into());
         }
         if self.n_embd % self.n_head != 0 {
-            return bad(format!("n_embd {} is not divisible by n_head {}", self.n_embd, self.n_head));
+            return bad("n_head", format!("{} does not divide n_embd {}", self.n_head, self.n_embd));
+        }
+        // token ids are u32
+        if self.vocab_size as u128 > u32::MAX as u128 + 1 {
+            return bad("vocab_size", format!("{} exceeds the u32 token-id range", self.vocab_size));
+        }
+        if !(self.layer_norm_epsilon.is_finite() && self.layer_norm_epsilon > 0.0) {
+            return bad("layer_norm_epsilon", format!("must be finite and positive (got {})", self.layer_norm_epsilon));
+        }
+        // bos/eos ids outside the vocabulary are not rejected: HF's tiny test models (vocab
+        // 1000, ids 50256) have them, and an id that never occurs only never matches.
+        for (field, v) in [("n_positions", self.n_positions), ("n_embd", self.n_embd), ("n_layer", self.n_layer), ("n_inner", self.d_mlp())] {
+            if v > 1 << 32 {
+                return bad(field, format!("{v} is beyond any trainable size"));
+            }
+        }
+        // every size < 2^33 here, so these u128 products cannot overflow
+        let (c, m, v, p, l) = (self.n_embd as u128, self.d_mlp() as u128, self.vocab_size as u128, self.n_positions as u128, self.n_layer as u128);
+        let n = v * c + p * c + l * (4 * c * c + 9 * c + 2 * c * m + m) + 2 * c;
+        if n > Self::MAX_PARAMS {
+            return bad("vocab_size, n_positions, n_embd, n_layer, n_inner", format!("give {n} parameters, more than the {} gpt2lab accepts", Self::MAX_PARAMS));
         }
         if !self.tie_word_embeddings {
             return Err(Error::Unsupported("untied lm_head (tie_word_embeddings=false)".into()));
@@ -161,6 +193,7 @@ impl Gpt2Config {
         let cfg: Self = serde_json::from_str(&s).map_err(|e| Error::Config { path: path.display().to_string(), msg: e.to_string() })?;
         cfg.validate().map_err(|e| match e {
             Error::Config { msg, .. } => Error::Config { path: path.display().to_string(), msg },
+            Error::ConfigField { field, msg, .. } => Error::ConfigField { path: path.display().to_string(), field, msg },
             e => e,
         })?;
         Ok(cfg)

@@ -299,10 +299,14 @@ impl Gpt2 {
     pub fn unembed_normalized(&self, x: &Tensor) -> Result<Tensor> {
         let dims = x.dims().to_vec();
         let c = self.cfg.n_embd;
+        if c == 0 {
+            return Err(Error::ConfigField { path: "<config>".into(), field: "n_embd", msg: "must be at least 1 (got 0)".into() });
+        }
         let rows = x.elem_count() / c;
         let y = super::gemv::matmul(&x.reshape((rows, c))?, &self.wte.t()?)?; // weight streaming when decoding
         let mut od = dims;
-        *od.last_mut().expect("rank >= 1") = self.cfg.vocab_size;
+        // a rank-0 input reshapes to (1, 1) when n_embd is 1: an error, not a panic
+        *od.last_mut().ok_or_else(|| Error::Shape("unembed_normalized needs a tensor of rank >= 1".into()))? = self.cfg.vocab_size;
         Ok(y.reshape(od)?)
     }
 

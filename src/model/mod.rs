@@ -22,3 +22,5 @@ pub use norm::{LnTarget, NormMode};
 pub use gpt2::{ForwardOpts, Gpt2, Run};
 pub use default::{default_model_dir, load_default};
 pub use kv_cache::KvCache;
+pub use weights::LoadOptions;
+pub use hub::HubSource;

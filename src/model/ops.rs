@@ -11,6 +11,13 @@ use candle_core::{DType, Result, Tensor, D};
 /// Softmax over the last dim (candle's fused kernel without autograd, our fused kernel with
 /// backward when tracking, the composite form elsewhere, e.g. on CUDA).
 pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
+    // candle's fused kernel panics on a last dim of 0 (zero-sized chunks) and indexes out of
+    // range on rank 0; the softmax over no values is no values
+    match x.dims().last() {
+        None => candle_core::bail!("softmax over the last dim of a rank-0 tensor"),
+        Some(0) => return Ok(x.clone()),
+        Some(_) => {}
+    }
     if !x.track_op() && x.dtype() == DType::F32 {
         return candle_nn::ops::softmax_last_dim(&x.contiguous()?);
     }
@@ -61,6 +68,9 @@ pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor
 pub fn conv1d(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dims = x.dims().to_vec();
     let (inp, out) = w.dims2()?;
+    if inp == 0 {
+        candle_core::bail!("conv1d: the weight has no input rows");
+    }
     let rows = x.elem_count() / inp;
     // One 2-D matmul over all positions: cheaper than a broadcast batched matmul (and a
     // weight-streaming kernel when decoding, gemv.rs).
@@ -73,7 +83,8 @@ pub fn conv1d(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
         None => y.broadcast_add(b)?,
     };
     let mut od = dims;
-    *od.last_mut().expect("rank >= 1") = out;
+    // a rank-0 input reshapes to (1, 1) when the weight is (1, out): an error, not a panic
+    *od.last_mut().ok_or_else(|| candle_core::Error::Msg("conv1d needs an input of rank >= 1".into()))? = out;
     y.reshape(od)
 }
 

@@ -82,6 +82,11 @@ pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
         let mut files: Vec<String> = map.values().filter_map(|f| f.as_str().map(String::from)).collect();
         files.sort();
         files.dedup();
+        // a shard is a plain file name under `dir`: `..`, absolute paths or prefixes would
+        // read files outside the model directory
+        if let Some(bad) = files.iter().find(|f| f.is_empty() || !Path::new(f).components().all(|c| matches!(c, std::path::Component::Normal(_)))) {
+            return Err(Error::Safetensors { path: index.clone(), msg: format!("shard name `{bad}` is not a relative path inside the model directory") });
+        }
         return Ok(files.into_iter().map(|f| dir.join(f)).collect());
     }
     if dir.join("pytorch_model.bin").exists() {
@@ -122,14 +127,21 @@ fn tensor_from_view(view: &safetensors::tensor::TensorView, device: &Device) -> 
     Ok(t)
 }
 
-/// Writes bytes to `path` atomically: a temporary file in the same directory, fsync, rename.
+/// Writes bytes to `path` atomically: a temporary file in the same directory, fsync, rename,
+/// fsync of the directory (without it the rename itself may not survive a power loss).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     let tmp = dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("file"), std::process::id()));
     let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    #[cfg(unix)]
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))?;
+    Ok(())
 }
 
 /// Serialises named tensors as safetensors bytes with `{"format": "pt"}` metadata (transformers
@@ -148,17 +160,79 @@ pub fn read_safetensors_raw(path: &Path, device: &Device) -> Result<HashMap<Stri
     candle_core::safetensors::load(path, device).map_err(|e| Error::Safetensors { path: path.into(), msg: e.to_string() })
 }
 
+/// How [`Gpt2::from_dir_with`] loads a checkpoint.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    pub device: Device,
+    /// Refuse parameters holding NaN or infinity (on by default: a diverged checkpoint would
+    /// otherwise load silently and only show up as NaN logits far downstream).
+    pub check_finite: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions { device: Device::Cpu, check_finite: true }
+    }
+}
+
+impl LoadOptions {
+    pub fn on(device: &Device) -> Self {
+        LoadOptions { device: device.clone(), ..Self::default() }
+    }
+    /// No NaN/inf check: for inspecting a broken checkpoint on purpose.
+    pub fn unchecked() -> Self {
+        LoadOptions { check_finite: false, ..Self::default() }
+    }
+}
+
+/// How many entries of `t` are NaN or infinite.
+fn non_finite_count(t: &Tensor) -> Result<usize> {
+    if t.dtype() == DType::F32 {
+        let (storage, layout) = t.storage_and_layout();
+        if let (candle_core::Storage::Cpu(cpu), Some((a, b))) = (&*storage, layout.contiguous_offsets()) {
+            return Ok(cpu.as_slice::<f32>()?[a..b].iter().filter(|x| !x.is_finite()).count());
+        }
+    }
+    // elsewhere (a GPU): x - x is 0 for finite x and NaN otherwise, so one reduction decides
+    let s = (t - t)?.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+    if s == 0.0 {
+        return Ok(0);
+    }
+    let v = t.flatten_all()?.to_dtype(DType::F32)?.to_device(&Device::Cpu)?.to_vec1::<f32>()?;
+    Ok(v.iter().filter(|x| !x.is_finite()).count())
+}
+
+/// Errors with the first parameter (in `named_tensors` order) that holds NaN or infinity.
+pub fn check_finite(model: &Gpt2) -> Result<()> {
+    for (name, t) in model.named_tensors() {
+        let count = non_finite_count(&t)?;
+        if count > 0 {
+            return Err(Error::NonFiniteTensor { name, count });
+        }
+    }
+    Ok(())
+}
+
 impl Gpt2 {
-    /// Loads an HF-layout checkpoint directory (`config.json` + safetensors) on the CPU.
+    /// Loads an HF-layout checkpoint directory (`config.json` + safetensors) on the CPU,
+    /// refusing NaN/inf parameters ([`LoadOptions::unchecked`] to load them anyway).
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
-        Self::from_dir_on(dir, &Device::Cpu)
+        Self::from_dir_with(dir, &LoadOptions::default())
     }
 
     pub fn from_dir_on(dir: impl AsRef<Path>, device: &Device) -> Result<Self> {
+        Self::from_dir_with(dir, &LoadOptions::on(device))
+    }
+
+    pub fn from_dir_with(dir: impl AsRef<Path>, opts: &LoadOptions) -> Result<Self> {
         let dir = dir.as_ref();
         let cfg = Gpt2Config::from_file(dir.join("config.json"))?;
-        let tensors = load_safetensors(&weight_files(dir)?, device)?;
-        Gpt2::from_tensors(cfg, &tensors)
+        let tensors = load_safetensors(&weight_files(dir)?, &opts.device)?;
+        let model = Gpt2::from_tensors(cfg, &tensors)?;
+        if opts.check_finite {
+            check_finite(&model)?;
+        }
+        Ok(model)
     }
 
     /// Writes `config.json` and `model.safetensors` (keys with the `transformer.` prefix, as

@@ -48,6 +48,10 @@ impl LnRemovalSchedule {
 
     /// Registers the schedule on `trainer`: after step `s` completes, every site scheduled at
     /// `s` gets σ = its average real scale on `calib` (token ids `(B, T)`) and is frozen.
+    ///
+    /// A checkpoint at any step keeps the sites removed so far with their σ; after
+    /// `Trainer::resume`, attach the same schedule again and the later removals happen at their
+    /// steps, exactly as in an uninterrupted run.
     pub fn attach(self, trainer: &mut Trainer, calib: Tensor) {
         let events = self.events;
         trainer.add_callback(move |tr, stats| {

@@ -91,6 +91,8 @@ pub struct Trainer {
 
 impl Trainer {
     pub fn new(model: &Gpt2, opt: Box<dyn Optimizer>, cfg: TrainConfig) -> Result<Self> {
+        // `cfg` is a pub field: it may have been edited since the model was built
+        model.cfg.validate()?;
         Ok(Self::from_trainable(TrainableGpt2::new(model)?, opt, cfg))
     }
 

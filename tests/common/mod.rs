@@ -30,3 +30,18 @@ pub fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// Whether a missing prerequisite (a data package, a GPU) fails the test instead of skipping
+/// it: under `CI`, or with `var=1` (as `GPT2LAB_REQUIRE_NOTEBOOKS` for the notebook set-up).
+pub fn prerequisite_required(var: &str) -> bool {
+    ["CI", var].iter().any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty() && s != "0" && s != "false"))
+}
+
+/// Reports a missing prerequisite: a panic where it is required, else a visible `SKIPPED`
+/// line (the caller then returns).
+pub fn missing_prerequisite(var: &str, msg: &str) {
+    if prerequisite_required(var) {
+        panic!("{msg} (a failure under CI or {var}=1)");
+    }
+    eprintln!("SKIPPED: {msg}");
+}
