@@ -499,6 +499,43 @@ mod tests {
         assert!(method_scores(&[], "m", None).is_none());
     }
 
+    /// The full-scale path (stop at EOS, beam with EOS, prefix shards as rows) on a random
+    /// model: what the notebook runs with gpt2-large, minus the download.
+    #[test]
+    fn full_scale_pipeline_runs_on_a_random_model() {
+        let s = Settings { n_prefixes: 6, new_tokens: 5, batch: 4, nucleus_runs: 2, top_k: 5, ..Settings::new(Scale::Full) };
+        assert!(s.stop_at_eos && s.prefix_len == 40);
+        let eos = 0u32;
+        let model = Gpt2::random(Gpt2Config::tiny(32, 64, 16, 1, 2), 3, &candle_core::Device::Cpu).unwrap();
+        let prompts: Vec<Vec<u32>> = (0..s.n_prefixes as u32).map(|i| vec![eos, 1 + i, 2 + i, 3]).collect();
+        let decoded = decode_methods(&model, &prompts, &s, eos, true).unwrap();
+        let names: Vec<&str> = decoded.iter().map(|d| d.method.as_str()).collect();
+        assert_eq!(names, vec!["greedy", "beam", "top-k", "nucleus", "nucleus", "contrastive", ALPHA0]);
+        for d in &decoded {
+            assert_eq!(d.outputs.len(), prompts.len());
+            // stops at EOS (kept) or after new_tokens
+            assert!(d.outputs.iter().all(|o| o.len() <= s.new_tokens && o.iter().position(|&t| t == eos).is_none_or(|i| i + 1 == o.len())), "{}: {:?}", d.method, d.outputs);
+        }
+        assert_eq!(decoded[0].outputs, decoded[6].outputs, "α = 0 is greedy");
+        // a scorer with a GPT-2-like vocabulary: the decoded ids are words of this fake tokenizer
+        let scored: Vec<ScoredRun> = decoded
+            .iter()
+            .map(|d| {
+                let texts = d.outputs.iter().map(|o| o.iter().map(|t| format!("w{t}")).collect::<Vec<_>>().join(" ")).collect();
+                let pairs: Vec<(Vec<u32>, Vec<u32>)> = prompts.iter().zip(&d.outputs).filter(|(_, o)| !o.is_empty()).map(|(p, o)| (p.clone(), o.clone())).collect();
+                let mut coh = coherence_batch(&model, &pairs, s.batch).unwrap().into_iter();
+                ScoredRun { method: d.method.clone(), texts, coherence: d.outputs.iter().map(|o| if o.is_empty() { None } else { coh.next() }).collect() }
+            })
+            .collect();
+        let rows: Vec<SeedMetrics> = (0..3).map(|i| seed_metrics(i as u64, "prefix shard", &scored, Some(&shard(prompts.len(), i, 3)), &[])).collect();
+        for r in &rows {
+            assert_eq!(r.values.len(), 6 * 6, "six metrics of six methods");
+            assert!(diversity_gap(r, "contrastive").unwrap().is_finite() && coherence_gap(r, "top-k").unwrap().is_finite());
+        }
+        let iso = isotropy_by_shard(&model, &prompts, 3).unwrap();
+        assert!(iso.iter().all(|v| (0.0..=2.0).contains(v)), "{iso:?}");
+    }
+
     #[test]
     fn isotropy_by_shard_pools_like_the_accumulator() {
         let model = Gpt2::random(Gpt2Config::tiny(32, 16, 16, 1, 2), 0, &candle_core::Device::Cpu).unwrap();
