@@ -50,7 +50,7 @@ println!("{} layers, {} heads, d_model {}, vocabulary {}, {:.2}M parameters",
 let text = scale.pick("Once upon a time, there was a little girl named", "The Eiffel Tower is in the city of");
 let ids = tok.ids(text, true)?;
 let str_toks = tok.ids_to_str_tokens(&ids)?;
-claim("decoding the ids gives the text back", tok.decode(&ids[1..])? == text, format!("{} tokens", ids.len()));
+check("decoding the ids gives the text back", tok.decode(&ids[1..])? == text, format!("{} tokens", ids.len()));
 println!("{}", str_toks.iter().map(|t| visible_token(t)).collect::<Vec<_>>().join(" | "));
 
 // %% [markdown]
@@ -63,7 +63,7 @@ let input = Tensor::new(ids.as_slice(), &dev)?;
 let run = model.run_with_cache(&input)?;
 println!("logits {:?}; {} cached activations, {:.1} MB", run.logits.dims(), run.cache.len(), run.cache.nbytes() as f64 / 1e6);
 let logp_prompt = model.score_continuation(&ids[..1], &ids[1..])?;
-claim("log-probabilities are <= 0", logp_prompt.iter().all(|&l| l <= 1e-6), format!("{} tokens scored", logp_prompt.len()));
+check("log-probabilities are <= 0", logp_prompt.iter().all(|&l| l <= 1e-6), format!("{} tokens scored", logp_prompt.len()));
 TokenView::new(&str_toks[1..], &logp_prompt)?.title("how expected each prompt token was").value_name("log p")
 
 // %% [markdown]
@@ -74,7 +74,7 @@ TokenView::new(&str_toks[1..], &logp_prompt)?.title("how expected each prompt to
 // %%
 let probs: Vec<f32> = gpt2lab::model::gpt2::last_token_probs(&run.logits)?.squeeze(0)?.to_vec1()?;
 let total: f32 = probs.iter().sum();
-claim("next-token probabilities sum to 1", (total - 1.0).abs() < 1e-3, format!("sum = {total:.5}"));
+check("next-token probabilities sum to 1", (total - 1.0).abs() < 1e-3, format!("sum = {total:.5}"));
 let mut order: Vec<u32> = (0..probs.len() as u32).collect();
 order.sort_by(|&a, &b| probs[b as usize].total_cmp(&probs[a as usize]));
 let top: Vec<u32> = order[..10].to_vec();
@@ -96,9 +96,9 @@ Table::top_k(&top_toks, &top_probs)?.title("top-10 next tokens")
 let pattern = run.cache.get("blocks.0.attn.hook_pattern")?.squeeze(0)?;
 let rows: Vec<Vec<Vec<f32>>> = pattern.to_vec3()?;
 let worst = rows.iter().flatten().map(|r| (r.iter().sum::<f32>() - 1.0).abs()).fold(0f32, f32::max);
-claim("every attention row sums to 1", worst < 1e-4, format!("max |sum - 1| = {worst:.1e}"));
+check("every attention row sums to 1", worst < 1e-4, format!("max |sum - 1| = {worst:.1e}"));
 let future: f32 = rows.iter().flat_map(|h| h.iter().enumerate().map(|(q, r)| r[q + 1..].iter().sum::<f32>())).sum();
-claim("attention is causal", future == 0.0, format!("weight on later tokens = {future}"));
+check("attention is causal", future == 0.0, format!("weight on later tokens = {future}"));
 AttentionView::new(&pattern, &str_toks)?.title("layer 0 attention pattern")
 
 // %% [markdown]
@@ -112,7 +112,7 @@ let lens = model.unembed(&resid)?; // [layers + 1, batch, pos, vocab]
 let last = ids.len() - 1;
 let lens_last = lens.i((.., 0, last))?.contiguous()?; // [layers + 1, vocab]
 let gap = (lens_last.i(labels.len() - 1)? - run.logits.i((0, last))?)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
-claim("the lens at the last layer is the model's output", gap < 1e-3, format!("max |diff| = {gap:.1e}"));
+check("the lens at the last layer is the model's output", gap < 1e-3, format!("max |diff| = {gap:.1e}"));
 let p_top: Vec<f32> = candle_nn::ops::softmax_last_dim(&lens_last)?.i((.., top[0] as usize))?.to_vec1()?;
 claim("the last layer is more confident than the embeddings", p_top[p_top.len() - 1] > p_top[0], format!("P = {:.3} at the embeddings, {:.3} at the output", p_top[0], p_top[p_top.len() - 1]));
 println!("residual stream points: {labels:?}");
@@ -129,8 +129,8 @@ Chart::lines("logit lens: the final top token through the layers")
 // %%
 let gen_cfg = GenerateConfig::greedy(scale.pick(30, 20));
 let new_ids = model.generate(&ids, &gen_cfg)?;
-claim("greedy decoding is deterministic", model.generate(&ids, &gen_cfg)? == new_ids, "two runs agree");
-claim("its first token is the forward pass's argmax", new_ids[0] == top[0], format!("token {}", new_ids[0]));
+check("greedy decoding is deterministic", model.generate(&ids, &gen_cfg)? == new_ids, "two runs agree");
+check("its first token is the forward pass's argmax", new_ids[0] == top[0], format!("token {}", new_ids[0]));
 let logp = model.score_continuation(&ids, &new_ids)?;
 println!("{}{}", text, tok.decode(&new_ids)?);
 TokenView::new(&tok.ids_to_str_tokens(&new_ids)?, &logp)?.title("greedy continuation").value_name("log p")
@@ -138,4 +138,4 @@ TokenView::new(&tok.ids_to_str_tokens(&new_ids)?, &logp)?.title("greedy continua
 // %% [markdown]
 // ## Where next
 //
-// Every other notebook in `notebooks/` follows this shape: one `Scale` cell at the top, short cells that call the library and end in something that displays, and claims that state what a result should show. `scripts/run_notebooks.py` runs them headless, as CI does.
+// Every other notebook in `notebooks/` follows this shape: one `Scale` cell at the top, short cells that call the library and end in something that displays, `check(..)` for identities that must hold, and claims that state what a result should show (paper notebooks state theirs per seed, with negative controls: `notebooks/README.md`). `scripts/run_notebooks.py` runs them headless, as CI does.
