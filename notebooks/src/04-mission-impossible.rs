@@ -59,8 +59,7 @@ let g = Pcfg::english_small();
 let example: Sentence = g.generate(3000, 5).into_iter()
     .find(|s| affect_hop(s) && filter_hop(s) && s.words.iter().any(|w| w.pos == gpt2lab::data::Pos::Punct && w.text == ",") && s.len() <= 16)
     .expect("an example sentence");
-let suite = vec![NoShuffle, NondeterministicShuffle, DeterministicShuffle(21), LocalShuffle(3), EvenOddShuffle,
-                 NoReverse, PartialReverse, FullReverse, NoHop, TokenHop, WordHop];
+let suite: Vec<Language> = mi::LANGUAGES.to_vec();   // the ci suite: every family with its possible control
 let mut rows = vec![];
 for &l in &suite {
     let mut p = Perturber::new(l)?;

@@ -120,8 +120,14 @@ pub fn check(text: &str, holds: bool, detail: impl fmt::Display) {
 /// Checks `|got - want| <= tol` (and that `got` is finite).
 #[track_caller]
 pub fn check_close(text: &str, got: f64, want: f64, tol: f64) {
+    let (holds, detail) = close(got, want, tol);
+    check(text, holds, detail);
+}
+
+/// Whether `got` is finite and within `tol` of `want`, and the evidence line.
+fn close(got: f64, want: f64, tol: f64) -> (bool, String) {
     let diff = (got - want).abs();
-    check(text, diff <= tol && got.is_finite(), format_args!("got {got:.6}, want {want:.6} ± {tol:e}, |diff| = {diff:.3e}"));
+    (diff <= tol && got.is_finite(), format!("got {got:.6}, want {want:.6} ± {tol:e}, |diff| = {diff:.3e}"))
 }
 
 /// A claim from a single run. Paper notebooks state their claims with [`Claim`] over seeds;
@@ -138,8 +144,8 @@ pub fn claim(text: &str, holds: bool, detail: impl fmt::Display) {
 /// A single-run claim that `|got - want| <= tol`.
 #[track_caller]
 pub fn claim_close(text: &str, got: f64, want: f64, tol: f64) {
-    let diff = (got - want).abs();
-    claim(text, diff <= tol && got.is_finite(), format_args!("got {got:.6}, want {want:.6} ± {tol:e}, |diff| = {diff:.3e}"));
+    let (holds, detail) = close(got, want, tol);
+    claim(text, holds, detail);
 }
 
 /// A single-run claim that `a < b`.
