@@ -9,6 +9,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
+
+/// The tests that start kernels take turns: each runs two notebooks at once, and two such
+/// tests side by side would ask for four build slots, two of them cold (a full build of the
+/// dependencies each) — the launcher only seeds a new slot from an idle one.
+static KERNELS: Mutex<()> = Mutex::new(());
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -62,6 +68,7 @@ fn runner(py: &Path) -> Command {
 #[test]
 fn runner_fails_on_every_kind_of_broken_cell() {
     let Some(py) = venv_python(true) else { return };
+    let _turn = KERNELS.lock().unwrap_or_else(|e| e.into_inner());
     let dir = repo().join("tests/notebooks_runner");
     let mut notebooks: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
@@ -210,6 +217,7 @@ fn write_notebook(path: &Path, cells: &[&str]) {
 #[test]
 fn runner_writes_the_claims_ledger_and_enforces_the_standard() {
     let Some(py) = venv_python(true) else { return };
+    let _turn = KERNELS.lock().unwrap_or_else(|e| e.into_inner());
     let dir = repo().join("target/notebook-ledger-test");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
