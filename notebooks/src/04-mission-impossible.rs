@@ -221,33 +221,25 @@ let shuffle_ratio: Vec<(u64, f64)> = seeds.iter().map(|&s| (s, min_ratio(&runs, 
 let reverse_ratio: Vec<(u64, f64)> = seeds.iter().map(|&s| (s, min_ratio(&runs, s, NoReverse, &[PartialReverse], true))).collect();
 let nopos_ratio: Vec<(u64, f64)> = seeds.iter().map(|&s| (s, min_ratio(&runs, s, NoShuffle, &[DeterministicShuffle(21), LocalShuffle(3)], false))).collect();
 let min_seeds: usize = scale.pick(3, 1);
-let mut c1 = Claim::new("Exp 1: every impossible *Shuffle language ends above NoShuffle's perplexity")
+/// One ratio claim: `ratios` per seed must exceed `margin`; its control is the same control language's
+/// seed-to-seed ratio (only with more than one seed: full scale has one released model).
+fn ratio_claim(c: Claim, ratios: &[(u64, f64)], margin: f64, runs: &[SeedMetrics], seeds: &[u64], control: Language, positions: bool) -> Table {
+    let mut c = c.per_seed(ratios, |r| r > margin);
+    if seeds.len() > 1 {
+        let noise = seed_noise(runs, seeds, control, positions);
+        c = c.control(format!("{} with another seed in place of the impossible language", RunKey { language: control, positions }.group()), noise, noise > margin);
+    }
+    c.verify()
+}
+let t1 = ratio_claim(Claim::new("Exp 1: every impossible *Shuffle language ends above NoShuffle's perplexity")
     .threshold("smallest ratio > 1.05 (paper, Fig. 2: NoShuffle lowest of its family at every checkpoint)")
-    .value_name("min perplexity ratio, impossible / NoShuffle").min_seeds(min_seeds)
-    .per_seed(&shuffle_ratio, |r| r > margin);
-if seeds.len() > 1 {
-    let noise = seed_noise(&runs, &seeds, NoShuffle, true);
-    c1 = c1.control("NoShuffle with another seed in place of the impossible language", noise, noise > margin);
-}
-let t1 = c1.verify();
-let mut c2 = Claim::new("Exp 1: PartialReverse ends above NoReverse's perplexity")
+    .value_name("min perplexity ratio, impossible / NoShuffle").min_seeds(min_seeds), &shuffle_ratio, margin, &runs, &seeds, NoShuffle, true);
+let t2 = ratio_claim(Claim::new("Exp 1: PartialReverse ends above NoReverse's perplexity")
     .threshold("ratio > 1.05 (paper, Fig. 2: NoReverse lowest of the *Reverse family)")
-    .value_name("perplexity ratio, PartialReverse / NoReverse").min_seeds(min_seeds)
-    .per_seed(&reverse_ratio, |r| r > margin);
-if seeds.len() > 1 {
-    let noise = seed_noise(&runs, &seeds, NoReverse, true);
-    c2 = c2.control("NoReverse with another seed in place of PartialReverse", noise, noise > margin);
-}
-let t2 = c2.verify();
-let mut c3 = Claim::new("no positional encodings: the informative shuffles still end above NoShuffle")
+    .value_name("perplexity ratio, PartialReverse / NoReverse").min_seeds(min_seeds), &reverse_ratio, margin, &runs, &seeds, NoReverse, true);
+let t3 = ratio_claim(Claim::new("no positional encodings: the informative shuffles still end above NoShuffle")
     .threshold("smallest ratio > 1.05 (paper: the no-position models keep the ordering)")
-    .value_name("min perplexity ratio, impossible / NoShuffle (no positions)").min_seeds(min_seeds)
-    .per_seed(&nopos_ratio, |r| r > margin);
-if seeds.len() > 1 {
-    let noise = seed_noise(&runs, &seeds, NoShuffle, false);
-    c3 = c3.control("NoShuffle (no positions) with another seed", noise, noise > margin);
-}
-let t3 = c3.verify();
+    .value_name("min perplexity ratio, impossible / NoShuffle (no positions)").min_seeds(min_seeds), &nopos_ratio, margin, &runs, &seeds, NoShuffle, false);
 Panel::new().add(t1).add(t2).add(t3)
 
 // %% [markdown]
