@@ -393,8 +393,13 @@ mod tests {
         }
         codes.push(dict[&w]);
         assert!(next < 512);
+        pack9(&codes)
+    }
+
+    /// 9-bit codes packed least-significant bit first, as `compress` writes them.
+    fn pack9(codes: &[u32]) -> Vec<u8> {
         let (mut out, mut acc, mut nbits) = (Vec::new(), 0u32, 0);
-        for code in codes {
+        for &code in codes {
             acc |= code << nbits;
             nbits += 9;
             while nbits >= 8 {
@@ -492,16 +497,7 @@ mod tests {
         let mut out = Vec::new();
         let mut codes = vec![b'a' as u32];
         codes.extend(257..512u32);
-        let (mut bytes, mut acc, mut nbits) = (Vec::new(), 0u32, 0);
-        for code in codes {
-            acc |= code << nbits;
-            nbits += 9;
-            while nbits >= 8 {
-                bytes.push(acc as u8);
-                acc >>= 8;
-                nbits -= 8;
-            }
-        }
+        let bytes = pack9(&codes);
         unlzw(&bytes, 9, true, &mut out).unwrap();
         assert_eq!(out.len(), (1..=256).sum::<usize>(), "1 + 2 + ... + 256 bytes");
         let mut big = vec![0u8; MAX_OUTPUT];
