@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::model::weights::write_atomic;
 use crate::{Error, Result};
 
 /// The manifest's file name inside an artefact directory.
@@ -355,16 +356,6 @@ impl ArtefactWriter {
         write_atomic(&self.dir.join(MANIFEST), format!("{text}\n").as_bytes())?;
         Ok(self.manifest)
     }
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("partial");
-    let io = |e| Error::Io { path: path.into(), source: e };
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
 }
 
 /// `git rev-parse HEAD` of the crate's checkout, `-dirty` when tracked files differ from it,
