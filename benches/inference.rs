@@ -13,7 +13,7 @@
 //! `load {dir}`, `set_ids {key, ids: [[u32]]}`, `prefill {key, dump?: {path, stride}}`,
 //! `decode {key, n, check?: path}`, `train_init {dir}`, `train_step {x, y}`,
 //! `cache {key, dump?}`, `hook {key, hook}`, `patch_setup {clean, corrupt, hook, a, b}`,
-//! `patch_sweep {dump?}`, `peak {}`, `rss {}`, `quit`.
+//! `patch_sweep {dump?, method?: loop|sweep|attribution}`, `peak {}`, `rss {}`, `quit`.
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -22,6 +22,7 @@ use std::time::Instant;
 use candle_core::{CpuStorage, Device, Storage, Tensor};
 use gpt2lab::generate::GenerateConfig;
 use gpt2lab::hooks::{HookSpec, Intervention};
+use gpt2lab::interp::patching;
 use gpt2lab::model::{ForwardOpts, Gpt2, KvCache};
 use gpt2lab::train::{AdamW, AdamWConfig, LrSchedule, TrainConfig, Trainer};
 use serde_json::{json, Value};
@@ -33,8 +34,8 @@ struct Worker {
     model: Option<Gpt2>,
     ids: HashMap<String, Tensor>,
     trainer: Option<Trainer>,
-    /// patch sweep state: corrupted ids, clean activations per layer, hook kind, metric tokens
-    patch: Option<(Tensor, Vec<Tensor>, String, u32, u32)>,
+    /// patch sweep state: corrupted ids, clean activations per layer, hook kind, metric tokens, clean ids
+    patch: Option<(Tensor, Vec<Tensor>, String, u32, u32, Tensor)>,
 }
 
 fn secs(t: Instant) -> f64 {
@@ -267,26 +268,44 @@ impl Worker {
                 let spec = HookSpec::new().capture_filter(move |p| names2.contains(&p.to_string()));
                 let run = m.run(&clean, &spec)?;
                 let acts = names.iter().map(|n| Ok(run.cache.get(n)?.clone())).collect::<R<Vec<_>>>()?;
-                self.patch = Some((corrupt, acts, kind, get_usize(cmd, "a")? as u32, get_usize(cmd, "b")? as u32));
+                self.patch = Some((corrupt, acts, kind, get_usize(cmd, "a")? as u32, get_usize(cmd, "b")? as u32, clean));
                 Ok(json!({}))
             }
             "patch_sweep" => {
                 let m = self.model()?;
-                let (corrupt, acts, kind, a, b) = self.patch.as_ref().ok_or("no patch set-up")?;
+                let (corrupt, acts, kind, a, b, clean) = self.patch.as_ref().ok_or("no patch set-up")?;
                 let t = corrupt.dim(1)?;
                 let (a, b) = (*a as usize, *b as usize);
+                // method: "loop" (one hooked forward per cell, as TransformerLens), "sweep"
+                // (interp::activation_patching: resumed, batched) or "attribution"
+                let method = cmd.get("method").and_then(Value::as_str).unwrap_or("loop");
+                let site = match kind.as_str() {
+                    "hook_resid_pre" => patching::PatchSite::ResidPre,
+                    "hook_attn_out" => patching::PatchSite::AttnOut,
+                    "hook_mlp_out" => patching::PatchSite::MlpOut,
+                    k => return Err(format!("no patch site for {k}").into()),
+                };
+                let lm = patching::LogitDiff::new(a as u32, b as u32);
                 let t0 = Instant::now();
-                let mut metric = vec![0f32; acts.len() * t];
-                for (l, src) in acts.iter().enumerate() {
-                    let point = format!("blocks.{l}.{kind}");
-                    for p in 0..t {
-                        let spec = HookSpec::new().intervene(point.as_str(), Intervention::PatchPositions { source: src.clone(), positions: vec![p] });
-                        let logits = m.run(corrupt, &spec)?.logits; // (1, T, V)
-                        let last = logits.get(0)?.get(t - 1)?;
-                        let (la, lb) = (last.get(a)?.to_scalar::<f32>()?, last.get(b)?.to_scalar::<f32>()?);
-                        metric[l * t + p] = la - lb;
+                let metric: Vec<f32> = match method {
+                    "loop" => {
+                        let mut metric = vec![0f32; acts.len() * t];
+                        for (l, src) in acts.iter().enumerate() {
+                            let point = format!("blocks.{l}.{kind}");
+                            for p in 0..t {
+                                let spec = HookSpec::new().intervene(point.as_str(), Intervention::PatchPositions { source: src.clone(), positions: vec![p] });
+                                let logits = m.run(corrupt, &spec)?.logits; // (1, T, V)
+                                let last = logits.get(0)?.get(t - 1)?;
+                                let (la, lb) = (last.get(a)?.to_scalar::<f32>()?, last.get(b)?.to_scalar::<f32>()?);
+                                metric[l * t + p] = la - lb;
+                            }
+                        }
+                        metric
                     }
-                }
+                    "sweep" => patching::activation_patching(m, clean, corrupt, site, lm)?.values.concat(),
+                    "attribution" => patching::attribution_patching(m, clean, corrupt, site, lm)?.values.concat(),
+                    other => return Err(format!("unknown patch method {other}").into()),
+                };
                 let dt = secs(t0);
                 if let Some(d) = cmd.get("dump").filter(|d| !d.is_null()) {
                     save(get_str(d, "path")?, vec![("metric", Tensor::from_vec(metric, (acts.len(), t), &Device::Cpu)?)])?;
