@@ -20,6 +20,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ablated = model.run(&ids, &spec)?;
     println!("captured {} activation(s)", ablated.cache.len());
 
+    // Activation patching over layers × positions in one call (resumed at the patched layer,
+    // batched; same numbers as the hooked loop), and its one-backward attribution estimate.
+    use gpt2lab::interp::{activation_patching, attribution_patching, LogitDiff, PatchSite};
+    let (clean, corrupt) = (tok.to_tokens("Lily and Tom went to the park. Tom gave the ball to", true)?, tok.to_tokens("Sara and Tom went to the park. Tom gave the ball to", true)?);
+    let metric = LogitDiff::new(tok.ids(" Lily", false)?[0], tok.ids(" Sara", false)?[0]);
+    let grid = activation_patching(&model, &clean, &corrupt, PatchSite::ResidPre, metric)?; // .chart(&labels)
+    let approx = attribution_patching(&model, &clean, &corrupt, PatchSite::ResidPre, metric)?;
+    println!("patching: clean {:.2}, corrupt {:.2}; attribution vs activation r = {:.2}", grid.clean, grid.corrupt, approx.correlation(&grid)?);
+
     // Generation on the KV cache.
     let prompt = tok.ids("Tom and his dog", true)?;
     let out = model.generate(&prompt, &GenerateConfig::sample(30, 0.8, 42).top_k(40))?;
