@@ -16,6 +16,8 @@ pub struct Attention {
     pub layer: usize,
     /// 1/sqrt(d_head) (if scale_attn_weights) × 1/(layer+1) (if scale_attn_by_inverse_layer_idx)
     pub scale: f64,
+    /// Sliding window (GPT-Neo's local layers): a query sees only the last `window` positions.
+    pub window: Option<usize>,
 }
 
 /// Query block of the long-prompt attention path (prompts of at least two blocks use it).
@@ -55,6 +57,20 @@ impl Attention {
             }
             None => (k, v),
         }; // (B, H, Tk, dh)
+        // A local layer hides the keys `window` or more positions back: one more additive mask,
+        // merged by minimum so entries stay exactly 0 or MASK_VALUE (what the fused softmax reads).
+        let banded;
+        let mask = match self.window {
+            Some(w) if k.dim(2)? > w => {
+                let band = band_mask(t, k.dim(2)?, w, q.dtype(), q.device())?; // (1, 1, T, Tk)
+                banded = match mask {
+                    Some(m) => m.broadcast_minimum(&band)?,
+                    None => band,
+                };
+                Some(&banded)
+            }
+            _ => mask,
+        };
         let unhooked = !hooks.wants(AttnScores(l)) && !hooks.wants(Pattern(l));
         let z = match mask {
             // Long prompts without gradients: query blocks against only the keys they can see
@@ -107,4 +123,13 @@ impl Attention {
         let pattern = hooks.hook(Pattern(l), pattern)?; // (B, H, T, Tk)
         Ok(pattern.matmul(v)?)
     }
+}
+
+/// `(1, 1, T, Tk)`: 0 where query `past + i` may see key `j` by distance (`past + i − j < w`),
+/// `MASK_VALUE` further back (causality is the other mask's job).
+fn band_mask(t: usize, tk: usize, w: usize, dtype: candle_core::DType, device: &candle_core::Device) -> Result<Tensor> {
+    let past = tk - t;
+    let hidden = super::gpt2::MASK_VALUE;
+    let m: Vec<f32> = (0..t).flat_map(|i| (0..tk).map(move |j| if past + i >= j + w { hidden } else { 0.0 })).collect();
+    Ok(Tensor::from_vec(m, (1, 1, t, tk), device)?.to_dtype(dtype)?)
 }

@@ -68,6 +68,11 @@ pub struct Gpt2Config {
     /// `learned`).
     #[serde(default, skip_serializing_if = "PositionEmbedding::is_learned")]
     pub position_embedding: PositionEmbedding,
+    /// Sliding-window attention per layer: `Some(w)` lets each query see only the last `w`
+    /// positions (itself included), GPT-Neo's "local" layers; empty (GPT-2) = every layer
+    /// global. Not an HF GPT-2 field: written only when set (`model::gpt_neo` fills it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attention_windows: Vec<Option<usize>>,
 }
 
 impl Gpt2Config {
@@ -88,6 +93,7 @@ impl Gpt2Config {
             bos_token_id: Some(50256),
             eos_token_id: Some(50256),
             position_embedding: PositionEmbedding::Learned,
+            attention_windows: vec![],
         }
     }
     /// GPT-2 small, 124M.
@@ -144,6 +150,12 @@ impl Gpt2Config {
     /// as `tiny(0, ..)` (vocabulary filled in later from data) can be built and edited.
     pub fn validate(&self) -> Result<()> {
         let bad = |field: &'static str, msg: String| Err(Error::ConfigField { path: "<config>".into(), field, msg });
+        if !self.attention_windows.is_empty() && self.attention_windows.len() != self.n_layer {
+            return bad("attention_windows", format!("gives {} layers, the model has n_layer = {}", self.attention_windows.len(), self.n_layer));
+        }
+        if self.attention_windows.contains(&Some(0)) {
+            return bad("attention_windows", "a window must be at least 1 (got 0)".into());
+        }
         for (field, v) in [("vocab_size", self.vocab_size), ("n_positions", self.n_positions), ("n_embd", self.n_embd), ("n_layer", self.n_layer), ("n_head", self.n_head)] {
             if v == 0 {
                 return bad(field, "must be at least 1 (got 0)".into());
@@ -197,6 +209,11 @@ impl Gpt2Config {
             e => e,
         })?;
         Ok(cfg)
+    }
+
+    /// Layer `l`'s attention window (`None`: global).
+    pub fn attention_window(&self, l: usize) -> Option<usize> {
+        self.attention_windows.get(l).copied().flatten()
     }
 
     /// HF-compatible `config.json` text (adds `model_type` and `architectures`).

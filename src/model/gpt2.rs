@@ -73,6 +73,7 @@ impl Gpt2 {
                     n_head: cfg.n_head,
                     layer: i,
                     scale,
+                    window: cfg.attention_window(i),
                 },
                 ln_2: ln("ln_2", Ln::Ln2(i)),
                 mlp: Mlp {

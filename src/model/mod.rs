@@ -6,6 +6,7 @@ pub mod config;
 pub mod default;
 pub mod gemv;
 pub mod gpt2;
+pub mod gpt_neo;
 pub mod kernels;
 pub mod hub;
 pub mod kv_cache;

@@ -226,9 +226,14 @@ impl Gpt2 {
 
     pub fn from_dir_with(dir: impl AsRef<Path>, opts: &LoadOptions) -> Result<Self> {
         let dir = dir.as_ref();
-        let cfg = Gpt2Config::from_file(dir.join("config.json"))?;
-        let tensors = load_safetensors(&weight_files(dir)?, &opts.device)?;
-        let model = Gpt2::from_tensors(cfg, &tensors)?;
+        let model = if super::gpt_neo::is_gpt_neo(&dir.join("config.json")) {
+            let neo = super::gpt_neo::GptNeoConfig::from_file(&dir.join("config.json"))?;
+            Gpt2::from_gpt_neo_unchecked(&neo, &weight_files(dir)?, &opts.device)?
+        } else {
+            let cfg = Gpt2Config::from_file(dir.join("config.json"))?;
+            let tensors = load_safetensors(&weight_files(dir)?, &opts.device)?;
+            Gpt2::from_tensors(cfg, &tensors)?
+        };
         if opts.check_finite {
             check_finite(&model)?;
         }
