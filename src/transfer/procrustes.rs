@@ -12,17 +12,28 @@ use crate::{Error, Result};
 /// non-finite entries.
 pub fn orthogonal_procrustes(a: &DMatrix<f64>, b: &DMatrix<f64>) -> Result<DMatrix<f64>> {
     if a.shape() != b.shape() {
-        return Err(Error::Shape(format!("orthogonal_procrustes: A is {:?}, B is {:?}", a.shape(), b.shape())));
+        return Err(Error::Shape(format!(
+            "orthogonal_procrustes: A is {:?}, B is {:?}",
+            a.shape(),
+            b.shape()
+        )));
     }
     if a.nrows() == 0 || a.ncols() == 0 {
-        return Err(Error::EmptyInput("orthogonal_procrustes: no correspondences".into()));
+        return Err(Error::EmptyInput(
+            "orthogonal_procrustes: no correspondences".into(),
+        ));
     }
     if a.iter().chain(b.iter()).any(|x| !x.is_finite()) {
-        return Err(Error::NonFiniteOutput("orthogonal_procrustes: A or B holds NaN/inf".into()));
+        return Err(Error::NonFiniteOutput(
+            "orthogonal_procrustes: A or B holds NaN/inf".into(),
+        ));
     }
     let m = a.transpose() * b;
     let svd = m.svd(true, true);
-    let (u, vt) = (svd.u.expect("svd computed u"), svd.v_t.expect("svd computed vᵀ"));
+    let (u, vt) = (
+        svd.u.expect("svd computed u"),
+        svd.v_t.expect("svd computed vᵀ"),
+    );
     Ok(u * vt)
 }
 
@@ -42,7 +53,11 @@ mod tests {
         let a = random(200, 16, 2);
         let b = &a * &q;
         let r = orthogonal_procrustes(&a, &b).unwrap();
-        assert!((&r - &q).abs().max() < 1e-10, "max error {}", (&r - &q).abs().max());
+        assert!(
+            (&r - &q).abs().max() < 1e-10,
+            "max error {}",
+            (&r - &q).abs().max()
+        );
         assert!((r.transpose() * &r - DMatrix::identity(16, 16)).abs().max() < 1e-10);
     }
 
@@ -55,14 +70,23 @@ mod tests {
         let err = |m: &DMatrix<f64>| (&a * m - &b).norm();
         assert!(err(&r) <= err(&q) + 1e-12);
         // any other rotation (here: R composed with a small rotation) does worse
-        let small = (DMatrix::identity(8, 8) + (random(8, 8, 6) - random(8, 8, 6).transpose()) * 0.01).qr().q();
+        let small = (DMatrix::identity(8, 8)
+            + (random(8, 8, 6) - random(8, 8, 6).transpose()) * 0.01)
+            .qr()
+            .q();
         assert!(err(&r) < err(&(&r * small)));
     }
 
     #[test]
     fn bad_input_is_typed() {
-        assert!(matches!(orthogonal_procrustes(&random(3, 2, 0), &random(3, 3, 0)), Err(Error::Shape(_))));
-        assert!(matches!(orthogonal_procrustes(&DMatrix::zeros(0, 2), &DMatrix::zeros(0, 2)), Err(Error::EmptyInput(_))));
+        assert!(matches!(
+            orthogonal_procrustes(&random(3, 2, 0), &random(3, 3, 0)),
+            Err(Error::Shape(_))
+        ));
+        assert!(matches!(
+            orthogonal_procrustes(&DMatrix::zeros(0, 2), &DMatrix::zeros(0, 2)),
+            Err(Error::EmptyInput(_))
+        ));
         let mut a = random(3, 2, 0);
         a[(0, 0)] = f64::NAN;
         assert!(orthogonal_procrustes(&a, &random(3, 2, 1)).is_err());

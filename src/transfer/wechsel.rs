@@ -40,7 +40,11 @@ pub struct WechselConfig {
 
 impl Default for WechselConfig {
     fn default() -> Self {
-        WechselConfig { k: 10, temperature: 0.1, fallback_seed: 1234 }
+        WechselConfig {
+            k: 10,
+            temperature: 0.1,
+            fallback_seed: 1234,
+        }
     }
 }
 
@@ -66,7 +70,10 @@ pub fn subword_embeddings(tok: &BpeTokenizer, wv: &WordVectors) -> Result<Subwor
         for id in ids {
             let id = id as usize;
             if id >= v {
-                return Err(Error::TokenOutOfRange { id: id as u32, vocab: v });
+                return Err(Error::TokenOutOfRange {
+                    id: id as u32,
+                    vocab: v,
+                });
             }
             weight[id] += c;
             for d in 0..wv.dim() {
@@ -81,7 +88,10 @@ pub fn subword_embeddings(tok: &BpeTokenizer, wv: &WordVectors) -> Result<Subwor
             }
         }
     }
-    Ok(SubwordEmbeddings { matrix: sum, found: weight.iter().map(|&w| w > 0.0).collect() })
+    Ok(SubwordEmbeddings {
+        matrix: sum,
+        found: weight.iter().map(|&w| w > 0.0).collect(),
+    })
 }
 
 /// Step 2's result: the rotation taking source word vectors into the target space.
@@ -103,9 +113,17 @@ fn title(w: &str) -> String {
 /// Step 2: orthogonal Procrustes on the dictionary pairs whose words both have vectors (each
 /// pair tried as given, lower-cased and title-cased on both sides, as the official code).
 /// [`Error::NoDictionaryOverlap`] when no pair has both words.
-pub fn align(source: &WordVectors, target: &WordVectors, dict: &BilingualDictionary) -> Result<Alignment> {
+pub fn align(
+    source: &WordVectors,
+    target: &WordVectors,
+    dict: &BilingualDictionary,
+) -> Result<Alignment> {
     if source.dim() != target.dim() {
-        return Err(Error::Shape(format!("source vectors have dim {}, target {}", source.dim(), target.dim())));
+        return Err(Error::Shape(format!(
+            "source vectors have dim {}, target {}",
+            source.dim(),
+            target.dim()
+        )));
     }
     let mut a = vec![];
     let mut b = vec![];
@@ -123,7 +141,10 @@ pub fn align(source: &WordVectors, target: &WordVectors, dict: &BilingualDiction
         return Err(Error::NoDictionaryOverlap { pairs: dict.len() });
     }
     let rows = |v: &[DVector<f64>]| DMatrix::from_fn(v.len(), source.dim(), |i, j| v[i][j]);
-    Ok(Alignment { matrix: orthogonal_procrustes(&rows(&a), &rows(&b))?, n_pairs: a.len() })
+    Ok(Alignment {
+        matrix: orthogonal_procrustes(&rows(&a), &rows(&b))?,
+        n_pairs: a.len(),
+    })
 }
 
 /// A source token a target token was built from.
@@ -154,7 +175,9 @@ pub fn random_embeddings(source_matrix: &Tensor, rows: usize, seed: u64) -> Resu
     let std = m.broadcast_sub(&mean)?.sqr()?.mean(0)?.sqrt()?;
     let (mean, std) = (mean.to_vec1::<f64>()?, std.to_vec1::<f64>()?);
     let mut rng = StdRng::seed_from_u64(seed);
-    let data: Vec<f32> = (0..rows * c).map(|i| (mean[i % c] + std[i % c] * normal(&mut rng)) as f32).collect();
+    let data: Vec<f32> = (0..rows * c)
+        .map(|i| (mean[i % c] + std[i % c] * normal(&mut rng)) as f32)
+        .collect();
     Ok(Tensor::from_vec(data, (rows, c), source_matrix.device())?)
 }
 
@@ -179,37 +202,67 @@ pub fn target_embeddings(
 ) -> Result<WechselInit> {
     let (vs, c) = source_matrix.dims2()?;
     if source_sub.matrix.nrows() != vs {
-        return Err(Error::Shape(format!("{} source subword vectors for a {vs}-row embedding matrix", source_sub.matrix.nrows())));
+        return Err(Error::Shape(format!(
+            "{} source subword vectors for a {vs}-row embedding matrix",
+            source_sub.matrix.nrows()
+        )));
     }
     if cfg.k == 0 || !(cfg.temperature > 0.0) {
-        return Err(Error::Msg(format!("WECHSEL needs k ≥ 1 and a positive temperature, got k = {}, T = {}", cfg.k, cfg.temperature)));
+        return Err(Error::Msg(format!(
+            "WECHSEL needs k ≥ 1 and a positive temperature, got k = {}, T = {}",
+            cfg.k, cfg.temperature
+        )));
     }
     let vt = target_sub.matrix.nrows();
     let src = normalise_rows(&source_sub.matrix);
     let tgt = normalise_rows(&target_sub.matrix);
-    let sims_all = &tgt * src.transpose(); // (V_t, V_s) cosine similarities
+    let src_t = src.transpose();
+    const CHUNK: usize = 1024; // target rows per similarity block, as the official code (bounds memory at V = 50k)
+    let mut sims_all = DMatrix::zeros(0, 0);
+    let mut chunk_start = None;
     let source_rows = source_matrix.to_dtype(DType::F64)?.to_vec2::<f64>()?;
-    let fallback = random_embeddings(source_matrix, vt, cfg.fallback_seed)?.to_dtype(DType::F64)?.to_vec2::<f64>()?;
+    let fallback = random_embeddings(source_matrix, vt, cfg.fallback_seed)?
+        .to_dtype(DType::F64)?
+        .to_vec2::<f64>()?;
     let mut out = vec![0f32; vt * c];
     let mut neighbours = vec![None; vt];
     let mut n_matched = 0;
     for t in 0..vt {
         let row = &mut out[t * c..(t + 1) * c];
         if !target_sub.found[t] {
-            row.iter_mut().zip(&fallback[t]).for_each(|(o, &f)| *o = f as f32);
+            row.iter_mut()
+                .zip(&fallback[t])
+                .for_each(|(o, &f)| *o = f as f32);
             continue;
         }
-        let sims: Vec<f64> = sims_all.row(t).iter().copied().collect();
+        let start = t - t % CHUNK;
+        if chunk_start != Some(start) {
+            sims_all = tgt.rows(start, CHUNK.min(vt - start)) * &src_t; // cosine similarities
+            chunk_start = Some(start);
+        }
+        let sims: Vec<f64> = sims_all.row(t % CHUNK).iter().copied().collect();
         let best = top_k(&sims, cfg.k.min(vs));
-        let mx = best.iter().map(|b| b.1 / cfg.temperature).fold(f64::NEG_INFINITY, f64::max);
-        let exps: Vec<f64> = best.iter().map(|b| (b.1 / cfg.temperature - mx).exp()).collect();
+        let mx = best
+            .iter()
+            .map(|b| b.1 / cfg.temperature)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let exps: Vec<f64> = best
+            .iter()
+            .map(|b| (b.1 / cfg.temperature - mx).exp())
+            .collect();
         let z: f64 = exps.iter().sum();
         let mut acc = vec![0.0f64; c];
         let mut nb = Vec::with_capacity(best.len());
         for ((s, sim), e) in best.iter().zip(&exps) {
             let w = e / z;
-            acc.iter_mut().zip(&source_rows[*s]).for_each(|(a, &x)| *a += w * x);
-            nb.push(Neighbour { source: *s as u32, similarity: *sim, weight: w });
+            acc.iter_mut()
+                .zip(&source_rows[*s])
+                .for_each(|(a, &x)| *a += w * x);
+            nb.push(Neighbour {
+                source: *s as u32,
+                similarity: *sim,
+                weight: w,
+            });
         }
         row.iter_mut().zip(&acc).for_each(|(o, &a)| *o = a as f32);
         neighbours[t] = Some(nb);
@@ -218,12 +271,22 @@ pub fn target_embeddings(
     for &(s, t) in specials {
         let (s, t) = (s as usize, t as usize);
         if s >= vs || t >= vt {
-            return Err(Error::TokenOutOfRange { id: s.max(t) as u32, vocab: vs.min(vt) });
+            return Err(Error::TokenOutOfRange {
+                id: s.max(t) as u32,
+                vocab: vs.min(vt),
+            });
         }
-        out[t * c..(t + 1) * c].iter_mut().zip(&source_rows[s]).for_each(|(o, &x)| *o = x as f32);
+        out[t * c..(t + 1) * c]
+            .iter_mut()
+            .zip(&source_rows[s])
+            .for_each(|(o, &x)| *o = x as f32);
         neighbours[t] = None;
     }
-    Ok(WechselInit { embeddings: Tensor::from_vec(out, (vt, c), source_matrix.device())?, neighbours, n_matched })
+    Ok(WechselInit {
+        embeddings: Tensor::from_vec(out, (vt, c), source_matrix.device())?,
+        neighbours,
+        n_matched,
+    })
 }
 
 /// Special tokens present in both tokenizers, as `(source id, target id)`.
@@ -231,7 +294,12 @@ pub fn shared_specials(source: &BpeTokenizer, target: &BpeTokenizer) -> Vec<(u32
     source
         .special_ids()
         .into_iter()
-        .filter_map(|s| source.id_to_token(s).and_then(|tok| target.token_to_id(&tok)).map(|t| (s, t)))
+        .filter_map(|s| {
+            source
+                .id_to_token(s)
+                .and_then(|tok| target.token_to_id(&tok))
+                .map(|t| (s, t))
+        })
         .collect()
 }
 
@@ -246,17 +314,39 @@ pub struct Wechsel {
 
 impl Wechsel {
     /// Steps 1 and 2.
-    pub fn new(source_tok: &BpeTokenizer, target_tok: &BpeTokenizer, source_wv: &WordVectors, target_wv: &WordVectors, dict: &BilingualDictionary) -> Result<Self> {
+    pub fn new(
+        source_tok: &BpeTokenizer,
+        target_tok: &BpeTokenizer,
+        source_wv: &WordVectors,
+        target_wv: &WordVectors,
+        dict: &BilingualDictionary,
+    ) -> Result<Self> {
         let alignment = align(source_wv, target_wv, dict)?;
         let mut source_sub = subword_embeddings(source_tok, source_wv)?;
         source_sub.matrix = &source_sub.matrix * &alignment.matrix;
         let target_sub = subword_embeddings(target_tok, target_wv)?;
-        Ok(Wechsel { alignment, source_sub, target_sub })
+        Ok(Wechsel {
+            alignment,
+            source_sub,
+            target_sub,
+        })
     }
 
     /// Step 3.
-    pub fn apply(&self, source_tok: &BpeTokenizer, target_tok: &BpeTokenizer, source_matrix: &Tensor, cfg: &WechselConfig) -> Result<WechselInit> {
-        target_embeddings(&self.source_sub, &self.target_sub, source_matrix, &shared_specials(source_tok, target_tok), cfg)
+    pub fn apply(
+        &self,
+        source_tok: &BpeTokenizer,
+        target_tok: &BpeTokenizer,
+        source_matrix: &Tensor,
+        cfg: &WechselConfig,
+    ) -> Result<WechselInit> {
+        target_embeddings(
+            &self.source_sub,
+            &self.target_sub,
+            source_matrix,
+            &shared_specials(source_tok, target_tok),
+            cfg,
+        )
     }
 }
 
@@ -266,14 +356,21 @@ impl Wechsel {
 pub fn swap_vocabulary(model: &Gpt2, wte: &Tensor, eot: Option<u32>) -> Result<Gpt2> {
     let (v, c) = wte.dims2()?;
     if c != model.cfg.n_embd {
-        return Err(Error::TensorShape { name: "wte.weight".into(), expected: vec![v, model.cfg.n_embd], got: vec![v, c] });
+        return Err(Error::TensorShape {
+            name: "wte.weight".into(),
+            expected: vec![v, model.cfg.n_embd],
+            got: vec![v, c],
+        });
     }
     let mut cfg = model.cfg.clone();
     cfg.vocab_size = v;
     cfg.bos_token_id = eot;
     cfg.eos_token_id = eot;
     let mut tensors: HashMap<String, Tensor> = model.named_tensors().into_iter().collect();
-    tensors.insert("wte.weight".into(), wte.to_dtype(model.dtype())?.to_device(model.device())?);
+    tensors.insert(
+        "wte.weight".into(),
+        wte.to_dtype(model.dtype())?.to_device(model.device())?,
+    );
     Gpt2::from_tensors(cfg, &tensors)
 }
 
@@ -299,12 +396,33 @@ mod tests {
         let s = sub(&[&[1.0, 0.0, 0.0], &[0.0, 1.0, 0.0], &[0.0, 0.0, 1.0]]);
         let t = sub(&[&[0.9, 0.1, 0.0], &[0.0, 1.0, 1.0], &[0.0, 0.0, 0.0]]);
         let e = Tensor::new(&[[1f32, 2.0], [3.0, 4.0], [5.0, 6.0]], &Device::Cpu).unwrap();
-        let k1 = target_embeddings(&s, &t, &e, &[], &WechselConfig { k: 1, ..Default::default() }).unwrap();
+        let k1 = target_embeddings(
+            &s,
+            &t,
+            &e,
+            &[],
+            &WechselConfig {
+                k: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let rows = k1.embeddings.to_vec2::<f32>().unwrap();
         assert_eq!(rows[0], vec![1.0, 2.0]); // k = 1 copies the nearest source row
         assert_eq!(k1.n_matched, 2);
         assert!(k1.neighbours[2].is_none()); // no vector: random fallback
-        let k2 = target_embeddings(&s, &t, &e, &[], &WechselConfig { k: 2, temperature: 0.1, fallback_seed: 0 }).unwrap();
+        let k2 = target_embeddings(
+            &s,
+            &t,
+            &e,
+            &[],
+            &WechselConfig {
+                k: 2,
+                temperature: 0.1,
+                fallback_seed: 0,
+            },
+        )
+        .unwrap();
         let nb = k2.neighbours[1].as_ref().unwrap();
         let wsum: f64 = nb.iter().map(|n| n.weight).sum();
         assert!((wsum - 1.0).abs() < 1e-12);
@@ -317,21 +435,58 @@ mod tests {
         let (a, b) = (0.9 / n / 0.1, 0.1 / n / 0.1);
         let w0 = a.exp() / (a.exp() + b.exp());
         let nb0 = k2.neighbours[0].as_ref().unwrap();
-        assert!((nb0[0].weight - w0).abs() < 1e-9, "{} vs {w0}", nb0[0].weight);
+        assert!(
+            (nb0[0].weight - w0).abs() < 1e-9,
+            "{} vs {w0}",
+            nb0[0].weight
+        );
         // specials are copied
         let sp = target_embeddings(&s, &t, &e, &[(2, 0)], &WechselConfig::default()).unwrap();
         assert_eq!(sp.embeddings.to_vec2::<f32>().unwrap()[0], vec![5.0, 6.0]);
-        assert!(target_embeddings(&s, &t, &e, &[], &WechselConfig { k: 0, ..Default::default() }).is_err());
+        assert!(target_embeddings(
+            &s,
+            &t,
+            &e,
+            &[],
+            &WechselConfig {
+                k: 0,
+                ..Default::default()
+            }
+        )
+        .is_err());
     }
 
     #[test]
     fn fallback_matches_mean_and_std() {
-        let e = Tensor::new(&[[1f32, 10.0], [3.0, 10.0], [5.0, 16.0], [7.0, 12.0]], &Device::Cpu).unwrap();
-        let r = random_embeddings(&e, 20_000, 1).unwrap().to_dtype(DType::F64).unwrap();
+        let e = Tensor::new(
+            &[[1f32, 10.0], [3.0, 10.0], [5.0, 16.0], [7.0, 12.0]],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let r = random_embeddings(&e, 20_000, 1)
+            .unwrap()
+            .to_dtype(DType::F64)
+            .unwrap();
         let mean = r.mean(0).unwrap().to_vec1::<f64>().unwrap();
-        assert!((mean[0] - 4.0).abs() < 0.05 && (mean[1] - 12.0).abs() < 0.05, "{mean:?}");
-        let std = r.broadcast_sub(&r.mean(0).unwrap()).unwrap().sqr().unwrap().mean(0).unwrap().sqrt().unwrap().to_vec1::<f64>().unwrap();
-        assert!((std[0] - 5f64.sqrt()).abs() < 0.05 && (std[1] - 6f64.sqrt()).abs() < 0.05, "{std:?}");
+        assert!(
+            (mean[0] - 4.0).abs() < 0.05 && (mean[1] - 12.0).abs() < 0.05,
+            "{mean:?}"
+        );
+        let std = r
+            .broadcast_sub(&r.mean(0).unwrap())
+            .unwrap()
+            .sqr()
+            .unwrap()
+            .mean(0)
+            .unwrap()
+            .sqrt()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        assert!(
+            (std[0] - 5f64.sqrt()).abs() < 0.05 && (std[1] - 6f64.sqrt()).abs() < 0.05,
+            "{std:?}"
+        );
     }
 
     #[test]
@@ -346,23 +501,52 @@ mod tests {
             if name == "wte.weight" {
                 assert_eq!(got, wte.flatten_all().unwrap().to_vec1::<f32>().unwrap());
             } else {
-                let want = before[&name].flatten_all().unwrap().to_vec1::<f32>().unwrap();
-                assert!(got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()), "{name} changed");
+                let want = before[&name]
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap();
+                assert!(
+                    got.iter()
+                        .zip(&want)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{name} changed"
+                );
             }
         }
-        let logits = swapped.forward(&Tensor::new(&[[1u32, 69, 3]], &Device::Cpu).unwrap()).unwrap();
+        let logits = swapped
+            .forward(&Tensor::new(&[[1u32, 69, 3]], &Device::Cpu).unwrap())
+            .unwrap();
         assert_eq!(logits.dims(), &[1, 3, 70]);
         let bad = Tensor::zeros((70, 16), DType::F32, &Device::Cpu).unwrap();
-        assert!(matches!(swap_vocabulary(&model, &bad, None), Err(Error::TensorShape { .. })));
+        assert!(matches!(
+            swap_vocabulary(&model, &bad, None),
+            Err(Error::TensorShape { .. })
+        ));
     }
 
     #[test]
     fn no_overlap_is_typed() {
-        let wv = |words: &[&str]| WordVectors::from_parts(words.iter().map(|w| w.to_string()).collect(), vec![1; words.len()], DMatrix::identity(words.len(), 2)).unwrap();
+        let wv = |words: &[&str]| {
+            WordVectors::from_parts(
+                words.iter().map(|w| w.to_string()).collect(),
+                vec![1; words.len()],
+                DMatrix::identity(words.len(), 2),
+            )
+            .unwrap()
+        };
         let d = BilingualDictionary::new(vec![("dog".into(), "bafo".into())]).unwrap();
-        assert!(matches!(align(&wv(&["cat", "sun"]), &wv(&["bafo", "zu"]), &d), Err(Error::NoDictionaryOverlap { pairs: 1 })));
+        assert!(matches!(
+            align(&wv(&["cat", "sun"]), &wv(&["bafo", "zu"]), &d),
+            Err(Error::NoDictionaryOverlap { pairs: 1 })
+        ));
         // case variants are tried: `Dog` / `BAFO` still match
         let d = BilingualDictionary::new(vec![("Dog".into(), "Bafo".into())]).unwrap();
-        assert_eq!(align(&wv(&["dog", "sun"]), &wv(&["bafo", "zu"]), &d).unwrap().n_pairs, 1);
+        assert_eq!(
+            align(&wv(&["dog", "sun"]), &wv(&["bafo", "zu"]), &d)
+                .unwrap()
+                .n_pairs,
+            1
+        );
     }
 }

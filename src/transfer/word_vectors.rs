@@ -41,7 +41,15 @@ pub struct PpmiConfig {
 
 impl Default for PpmiConfig {
     fn default() -> Self {
-        PpmiConfig { dim: 48, window: 2, min_count: 2, max_words: 50_000, alpha: 0.75, power_iters: 6, seed: 0 }
+        PpmiConfig {
+            dim: 48,
+            window: 2,
+            min_count: 2,
+            max_words: 50_000,
+            alpha: 0.75,
+            power_iters: 6,
+            seed: 0,
+        }
     }
 }
 
@@ -134,7 +142,9 @@ impl WordVectors {
     /// `dim`.
     pub fn ppmi_svd(docs: &[String], cfg: &PpmiConfig) -> Result<Self> {
         if cfg.dim == 0 || cfg.window == 0 {
-            return Err(Error::Msg("PpmiConfig: dim and window must be at least 1".into()));
+            return Err(Error::Msg(
+                "PpmiConfig: dim and window must be at least 1".into(),
+            ));
         }
         let tokenized: Vec<Vec<String>> = docs.iter().map(|d| split_words(d)).collect();
         let mut counts: HashMap<&str, u64> = HashMap::new();
@@ -142,23 +152,40 @@ impl WordVectors {
             *counts.entry(w.as_str()).or_default() += 1;
         }
         if counts.is_empty() {
-            return Err(Error::EmptyInput("word vectors: the corpus has no words".into()));
+            return Err(Error::EmptyInput(
+                "word vectors: the corpus has no words".into(),
+            ));
         }
-        let mut kept: Vec<(&str, u64)> = counts.into_iter().filter(|&(_, c)| c >= cfg.min_count).collect();
+        let mut kept: Vec<(&str, u64)> = counts
+            .into_iter()
+            .filter(|&(_, c)| c >= cfg.min_count)
+            .collect();
         kept.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         kept.truncate(cfg.max_words);
         let n = kept.len();
         if n <= cfg.dim {
-            return Err(Error::Data(format!("word vectors: {n} words seen at least {} times, need more than dim = {}", cfg.min_count, cfg.dim)));
+            return Err(Error::Data(format!(
+                "word vectors: {n} words seen at least {} times, need more than dim = {}",
+                cfg.min_count, cfg.dim
+            )));
         }
-        let index: HashMap<String, usize> = kept.iter().enumerate().map(|(i, (w, _))| (w.to_string(), i)).collect();
+        let index: HashMap<String, usize> = kept
+            .iter()
+            .enumerate()
+            .map(|(i, (w, _))| (w.to_string(), i))
+            .collect();
         // co-occurrence counts within the window
         let mut pairs: HashMap<(usize, usize), f64> = HashMap::new();
         for doc in &tokenized {
             let ids: Vec<Option<usize>> = doc.iter().map(|w| index.get(w).copied()).collect();
             for (i, a) in ids.iter().enumerate() {
                 let Some(a) = a else { continue };
-                for b in ids.iter().take((i + cfg.window + 1).min(ids.len())).skip(i + 1).flatten() {
+                for b in ids
+                    .iter()
+                    .take((i + cfg.window + 1).min(ids.len()))
+                    .skip(i + 1)
+                    .flatten()
+                {
                     *pairs.entry((*a, *b)).or_default() += 1.0;
                     *pairs.entry((*b, *a)).or_default() += 1.0;
                 }
@@ -173,13 +200,16 @@ impl WordVectors {
             total += c;
         }
         if total == 0.0 {
-            return Err(Error::Data("word vectors: no two kept words co-occur".into()));
+            return Err(Error::Data(
+                "word vectors: no two kept words co-occur".into(),
+            ));
         }
         let col_alpha: Vec<f64> = col_sum.iter().map(|c: &f64| c.powf(cfg.alpha)).collect();
         let alpha_total: f64 = col_alpha.iter().sum();
         let mut rows: Vec<Vec<(usize, f64)>> = vec![vec![]; n];
         for (&(a, b), &c) in &pairs {
-            let pmi = (c / total).ln() - (row_sum[a] / total).ln() - (col_alpha[b] / alpha_total).ln();
+            let pmi =
+                (c / total).ln() - (row_sum[a] / total).ln() - (col_alpha[b] / alpha_total).ln();
             if pmi > 0.0 {
                 rows[a].push((b, pmi));
             }
@@ -189,16 +219,35 @@ impl WordVectors {
         }
         let m = Csr { rows, n_cols: n };
         let vectors = randomized_svd_vectors(&m, cfg.dim, cfg.power_iters, cfg.seed);
-        Ok(WordVectors { words: kept.iter().map(|(w, _)| w.to_string()).collect(), counts: kept.iter().map(|x| x.1).collect(), vectors, index })
+        Ok(WordVectors {
+            words: kept.iter().map(|(w, _)| w.to_string()).collect(),
+            counts: kept.iter().map(|x| x.1).collect(),
+            vectors,
+            index,
+        })
     }
 
     /// From given words, counts and vectors (rows), e.g. vectors loaded from elsewhere.
     pub fn from_parts(words: Vec<String>, counts: Vec<u64>, vectors: DMatrix<f64>) -> Result<Self> {
         if words.len() != counts.len() || words.len() != vectors.nrows() || words.is_empty() {
-            return Err(Error::Shape(format!("word vectors: {} words, {} counts, {} rows", words.len(), counts.len(), vectors.nrows())));
+            return Err(Error::Shape(format!(
+                "word vectors: {} words, {} counts, {} rows",
+                words.len(),
+                counts.len(),
+                vectors.nrows()
+            )));
         }
-        let index = words.iter().enumerate().map(|(i, w)| (w.clone(), i)).collect();
-        Ok(WordVectors { words, counts, vectors, index })
+        let index = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.clone(), i))
+            .collect();
+        Ok(WordVectors {
+            words,
+            counts,
+            vectors,
+            index,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -221,7 +270,10 @@ impl WordVectors {
     /// The `k` words whose vectors are most cosine-similar to `v`, best first.
     pub fn nearest(&self, v: &DVector<f64>, k: usize) -> Vec<(String, f64)> {
         let sims = cosine_rows(&self.vectors, v);
-        top_k(&sims, k).into_iter().map(|(i, s)| (self.words[i].clone(), s)).collect()
+        top_k(&sims, k)
+            .into_iter()
+            .map(|(i, s)| (self.words[i].clone(), s))
+            .collect()
     }
 }
 
@@ -249,7 +301,10 @@ fn randomized_svd_vectors(m: &Csr, d: usize, power_iters: usize, seed: u64) -> D
         let s = svd.singular_values[i].sqrt();
         // a deterministic sign: the largest-magnitude entry positive
         let col = u.column(i);
-        let big = col.iter().copied().fold(0.0f64, |a, x| if x.abs() > a.abs() { x } else { a });
+        let big = col
+            .iter()
+            .copied()
+            .fold(0.0f64, |a, x| if x.abs() > a.abs() { x } else { a });
         let sign = if big < 0.0 { -1.0 } else { 1.0 };
         for r in 0..out.nrows() {
             out[(r, c)] = sign * s * col[r];
@@ -287,7 +342,10 @@ mod tests {
 
     #[test]
     fn splits_punctuation() {
-        assert_eq!(split_words("The dog, a cat."), vec!["The", "dog", ",", "a", "cat", "."]);
+        assert_eq!(
+            split_words("The dog, a cat."),
+            vec!["The", "dog", ",", "a", "cat", "."]
+        );
     }
 
     #[test]
@@ -301,7 +359,15 @@ mod tests {
             docs.push(format!("a {adj} stone lies near water quietly"));
             docs.push(format!("a {adj} rock lies near water quietly"));
         }
-        let wv = WordVectors::ppmi_svd(&docs, &PpmiConfig { dim: 4, min_count: 1, ..Default::default() }).unwrap();
+        let wv = WordVectors::ppmi_svd(
+            &docs,
+            &PpmiConfig {
+                dim: 4,
+                min_count: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let cat = wv.get("cat").unwrap();
         let near = wv.nearest(&cat, 2);
         assert_eq!(near[0].0, "cat");
@@ -309,7 +375,15 @@ mod tests {
         let sims = cosine_rows(&wv.vectors, &cat);
         assert!(sims[wv.id("dog").unwrap()] > sims[wv.id("stone").unwrap()] + 0.5);
         // seeded: the same vectors again
-        let again = WordVectors::ppmi_svd(&docs, &PpmiConfig { dim: 4, min_count: 1, ..Default::default() }).unwrap();
+        let again = WordVectors::ppmi_svd(
+            &docs,
+            &PpmiConfig {
+                dim: 4,
+                min_count: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(again.vectors, wv.vectors);
     }
 
@@ -318,19 +392,49 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(3);
         let n = 40;
         let dense = DMatrix::from_fn(n, n, |_, _| normal(&mut rng).max(0.0));
-        let rows = (0..n).map(|i| (0..n).filter(|&j| dense[(i, j)] != 0.0).map(|j| (j, dense[(i, j)])).collect()).collect();
+        let rows = (0..n)
+            .map(|i| {
+                (0..n)
+                    .filter(|&j| dense[(i, j)] != 0.0)
+                    .map(|j| (j, dense[(i, j)]))
+                    .collect()
+            })
+            .collect();
         let v = randomized_svd_vectors(&Csr { rows, n_cols: n }, 5, 8, 0);
-        let mut s: Vec<f64> = dense.clone().svd(false, false).singular_values.iter().copied().collect();
+        let mut s: Vec<f64> = dense
+            .clone()
+            .svd(false, false)
+            .singular_values
+            .iter()
+            .copied()
+            .collect();
         s.sort_by(|a, b| b.total_cmp(a));
         for c in 0..5 {
             // column norms are sqrt(σ) (unit singular vectors scaled by σ^½)
-            assert!((v.column(c).norm_squared() - s[c]).abs() < 1e-6 * s[0], "σ{c}: {} vs {}", v.column(c).norm_squared(), s[c]);
+            assert!(
+                (v.column(c).norm_squared() - s[c]).abs() < 1e-6 * s[0],
+                "σ{c}: {} vs {}",
+                v.column(c).norm_squared(),
+                s[c]
+            );
         }
     }
 
     #[test]
     fn bad_input_is_typed() {
-        assert!(matches!(WordVectors::ppmi_svd(&[], &PpmiConfig::default()), Err(Error::EmptyInput(_))));
-        assert!(matches!(WordVectors::ppmi_svd(&["a b c".into()], &PpmiConfig { min_count: 1, ..Default::default() }), Err(Error::Data(_))));
+        assert!(matches!(
+            WordVectors::ppmi_svd(&[], &PpmiConfig::default()),
+            Err(Error::EmptyInput(_))
+        ));
+        assert!(matches!(
+            WordVectors::ppmi_svd(
+                &["a b c".into()],
+                &PpmiConfig {
+                    min_count: 1,
+                    ..Default::default()
+                }
+            ),
+            Err(Error::Data(_))
+        ));
     }
 }
