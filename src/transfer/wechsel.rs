@@ -289,11 +289,15 @@ pub fn target_embeddings(
     })
 }
 
-/// Special tokens present in both tokenizers, as `(source id, target id)`.
+/// Special tokens present in both tokenizers, as `(source id, target id)`: the added special
+/// tokens, and `<|endoftext|>` also where it is an ordinary vocabulary entry (GPT-2's
+/// `vocab.json`), as `special_tokens_map` names it in the official code.
 pub fn shared_specials(source: &BpeTokenizer, target: &BpeTokenizer) -> Vec<(u32, u32)> {
-    source
-        .special_ids()
-        .into_iter()
+    let mut ids = source.special_ids();
+    ids.extend(source.eot_id());
+    ids.sort_unstable();
+    ids.dedup();
+    ids.into_iter()
         .filter_map(|s| {
             source
                 .id_to_token(s)
