@@ -70,6 +70,15 @@ pub enum Error {
     #[error("artefact {path}: {msg}")]
     Artefact { path: PathBuf, msg: String },
 
+    /// A tokenizer was asked for more tokens than its training corpus can make (BPE ran out of
+    /// pairs to merge).
+    #[error("vocabulary of {requested} tokens requested, but the corpus supports only {supported}")]
+    VocabTooLarge { requested: usize, supported: usize },
+
+    /// A bilingual dictionary none of whose pairs has both words in the two embedding vocabularies.
+    #[error("bilingual dictionary: none of its {pairs} pairs has both words in the source and target vocabularies")]
+    NoDictionaryOverlap { pairs: usize },
+
     #[error("{0}")]
     Msg(String),
 }

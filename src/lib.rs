@@ -18,5 +18,6 @@ pub mod prelude;
 pub mod runtime;
 pub mod tokenizer;
 pub mod train;
+pub mod transfer;
 
 pub use error::{Error, Result};

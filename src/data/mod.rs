@@ -13,6 +13,7 @@
 //! | [`stories`] | [`StoryGen`]: short children's stories with characters, objects and probes |
 //! | [`corpus`] | [`kjv_text`] and friends; notes on hub datasets at full scale |
 
+pub mod bpe;
 pub mod corpus;
 pub mod dataset;
 pub mod pcfg;
@@ -25,7 +26,9 @@ pub use corpus::{
     hub_dataset_files, kjv_available, kjv_path, kjv_raw, kjv_text, kjv_verses, parquet_text_column, read_documents, KjvVerse, KJV_BOOKS, KJV_DATA_PATH,
     KJV_PACKAGE,
 };
+pub use bpe::{BpeConfig, BpeTokenizer};
 pub use dataset::{Batches, TokenDataset};
+pub use pcfg::bilingual::{BilingualDictionary, Relexifier};
 pub use perturb::{Family, Language, PerturbedCorpus, Perturber};
 pub use pcfg::{Number, Pcfg, Person, Pos, Sentence, Tense, VerbInfo, Word};
 pub use stories::{Character, Probe, ProbeKind, Role, Story, StoryArc, StoryGen, StoryObject};

@@ -55,6 +55,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+pub mod bilingual;
 mod lexicon;
 mod parse;
 
