@@ -4,6 +4,7 @@
 mod checkpoint;
 pub mod conda;
 pub mod curvature;
+pub mod dp;
 pub mod groups;
 pub mod sophia;
 pub mod spectrum;
@@ -12,6 +13,7 @@ pub mod metrics;
 pub mod muon;
 pub mod optim;
 pub mod params;
+pub mod rdp;
 pub mod schedule;
 pub mod trainer;
 
