@@ -12,9 +12,11 @@ use gpt2lab::papers;
 /// slug, seeds, one-line description, writer (threads) -> manifest notes
 type Writer = fn(usize) -> gpt2lab::Result<String>;
 const PAPERS: &[(&str, &str, Writer)] = &[
+    ("conda", "AdamW vs Muon vs Conda on the optimizer bench: lr sweep at seed 0, seeds 0/1/2 at the tuned lrs, update spectra at step 100", papers::conda::write_artefact),
     ("contrastive-search", "generator seeds 7/1/2: 2-layer d64 GPT-2s decoded with greedy/beam/top-k/nucleus/contrastive + the α sweep", papers::contrastive_search::write_artefact),
     ("mission-impossible", "11 languages + 3 without positions, seeds 21/57/84 (~0.2M-parameter GPT-2s)", papers::mission_impossible::write_artefact),
     ("wechsel", "seeds 0/1/2: MiniEnglish source model, 4 starts on Lang B (WECHSEL, shuffled dictionary, random embeddings, scratch)", papers::wechsel::write_artefact),
+    ("sophia", "SophiaG vs AdamW on the optimizer bench: lr sweep at seed 0, seeds 0/1/2 at the tuned lrs, official-rho control (~0.2M-parameter GPT-2s)", papers::sophia::write_artefact),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

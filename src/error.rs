@@ -81,6 +81,23 @@ pub enum Error {
 
     #[error("{0}")]
     Msg(String),
+
+    /// A parameter group whose selector took no parameter (a misspelt or stale selector).
+    #[error("parameter group `{group}` selects no parameter")]
+    EmptyParamGroup { group: String },
+
+    /// A parameter that no group's selector takes.
+    #[error("parameter `{param}` is in no parameter group (groups: {groups:?})")]
+    UngroupedParam { param: String, groups: Vec<String> },
+
+    /// A curvature estimate (Sophia's Hessian diagonal) that is NaN or infinite.
+    #[error("non-finite curvature estimate for `{param}`")]
+    NonFiniteCurvature { param: String },
+
+    /// A differential-privacy setting that cannot give the privacy asked for
+    /// (σ = 0 with a target ε, q outside (0, 1], δ outside (0, 1), ...).
+    #[error("differential privacy: {0}")]
+    Privacy(String),
 }
 
 fn suggest(near: &[String]) -> String {

@@ -11,10 +11,13 @@
 //! every committed manifest.
 
 pub mod artefact;
+pub mod conda;
 pub mod contrastive_search;
 pub mod layernorm_removal;
 pub mod mission_impossible;
 pub mod wechsel;
+pub mod optim_bench;
+pub mod sophia;
 
 /// The fewest seeds a committed artefact holds (the standard: every claim over at least 3).
 pub const MIN_ARTEFACT_SEEDS: usize = crate::notebook::MIN_SEEDS;

@@ -7,6 +7,7 @@ use candle_core::backprop::GradStore;
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
+use super::groups::{GroupCache, ParamGroups};
 use super::params::Param;
 use crate::{Error, Result};
 
@@ -20,6 +21,20 @@ pub trait Optimizer: Send {
     /// Optimizer state as named tensors (for checkpoints), plus the step count.
     fn state(&self) -> (usize, Vec<(String, Tensor)>);
     fn load_state(&mut self, step: usize, state: &HashMap<String, Tensor>) -> Result<()>;
+    /// Optimizers that precondition with a curvature estimate (SophiaG) return true after a
+    /// step that should be followed by a curvature pass: the `Trainer` then backpropagates the
+    /// loss on labels sampled from the model ([`super::curvature`]) and hands those gradients
+    /// to [`Optimizer::update_curvature`].
+    fn wants_curvature(&self) -> bool {
+        false
+    }
+    fn update_curvature(&mut self, _params: &[Param], _grads: &GradStore) -> Result<()> {
+        Ok(())
+    }
+    /// Optimizer-internal metrics (SophiaG's `win_rate`, Hessian norm), name and value.
+    fn diagnostics(&self) -> Vec<(String, f64)> {
+        vec![]
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,11 +61,19 @@ pub struct AdamW {
     pub cfg: AdamWConfig,
     t: usize,
     moments: HashMap<String, (Tensor, Tensor)>,
+    /// Per-group weight decay and lr scale (None: `cfg.weight_decay` on the `decay` params).
+    groups: Option<ParamGroups>,
+    group_cache: GroupCache,
 }
 
 impl AdamW {
     pub fn new(cfg: AdamWConfig) -> Self {
-        AdamW { cfg, t: 0, moments: HashMap::new() }
+        AdamW { cfg, t: 0, moments: HashMap::new(), groups: None, group_cache: GroupCache::default() }
+    }
+    /// AdamW with parameter groups: each group's weight decay replaces `cfg.weight_decay`
+    /// (and `decay_all`), its learning rate is `lr · lr_scale`.
+    pub fn with_groups(cfg: AdamWConfig, groups: ParamGroups) -> Self {
+        AdamW { groups: Some(groups), ..Self::new(cfg) }
     }
 }
 
@@ -74,13 +97,16 @@ impl Optimizer for AdamW {
             };
             let m = ((m * c.beta1)? + (g * (1.0 - c.beta1))?)?;
             let v = ((v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
+            let default_wd = if c.decay_all || p.decay { c.weight_decay } else { 0.0 };
+            let (wd, lr_scale) = self.group_cache.settings(self.groups.as_ref(), params, p, default_wd)?;
+            let lr = c.lr * lr_scale;
             let mut theta = p.var.as_tensor().detach();
-            if c.weight_decay != 0.0 && (c.decay_all || p.decay) {
-                theta = (theta * (1.0 - c.lr * c.weight_decay))?;
+            if wd != 0.0 {
+                theta = (theta * (1.0 - lr * wd))?;
             }
             let denom = ((v.clone() / bc2)?.sqrt()? + c.eps)?;
             let update = ((m.clone() / bc1)? / denom)?;
-            p.var.set(&(theta - (update * c.lr)?)?)?;
+            p.var.set(&(theta - (update * lr)?)?)?;
             self.moments.insert(p.name.clone(), (m, v));
         }
         Ok(())

@@ -170,6 +170,12 @@ impl Trainer {
         let lr = self.cfg.schedule.at(self.step);
         self.opt.set_learning_rate(lr);
         self.opt.step(&self.params.params, &grads)?;
+        if self.opt.wants_curvature() {
+            // SophiaG's Gauss–Newton–Bartlett pass: gradients on labels sampled from the model
+            let seed = (self.cfg.seed ^ 0x5EED_C0DE).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ self.step as u64;
+            let (hg, _) = super::curvature::sampled_label_grads(&self.params, micro, seed, self.cfg.clip)?;
+            self.opt.update_curvature(&self.params.params, &hg)?;
+        }
         self.step += 1;
         self.tokens_seen += tokens;
         Ok(StepStats { step: self.step, loss: loss_sum, grad_norm: norm, lr, tokens: self.tokens_seen })
