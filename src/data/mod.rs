@@ -15,6 +15,7 @@
 
 pub mod corpus;
 pub mod dataset;
+pub mod e2e;
 pub mod pcfg;
 pub mod perturb;
 pub mod stories;
