@@ -98,6 +98,16 @@ pub enum Error {
     /// (σ = 0 with a target ε, q outside (0, 1], δ outside (0, 1), ...).
     #[error("differential privacy: {0}")]
     Privacy(String),
+    /// A PEFT target name that selects no projection of the model.
+    #[error("adapter target `{target}` matches no projection; valid targets: {}", .valid.join(", "))]
+    AdapterTarget { target: String, valid: Vec<String> },
+    /// An adapter that does not fit the model or its own config (another architecture, another
+    /// rank, a missing or extra tensor).
+    #[error("adapter does not fit: {0}")]
+    AdapterMismatch(String),
+    /// An adapter configuration that is invalid on its own (rank 0, dropout outside [0, 1), ...).
+    #[error("invalid adapter config: {0}")]
+    AdapterConfig(String),
 }
 
 fn suggest(near: &[String]) -> String {

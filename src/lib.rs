@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod model;
 pub mod notebook;
 pub mod papers;
+pub mod peft;
 pub mod prelude;
 pub mod runtime;
 pub mod tokenizer;

@@ -16,6 +16,7 @@
 pub mod bpe;
 pub mod corpus;
 pub mod dataset;
+pub mod e2e;
 pub mod pcfg;
 pub mod perturb;
 pub mod stories;

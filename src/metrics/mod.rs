@@ -8,6 +8,7 @@
 pub mod coherence;
 pub mod generation;
 pub mod isotropy;
+pub mod text;
 
 pub use coherence::{coherence, coherence_batch, CoherenceEvaluator};
 pub use generation::{diversity, mean_length, rep_n, rep_n_tokens, rep_n_with, Counting, Repetition};
