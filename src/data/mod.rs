@@ -15,6 +15,7 @@
 
 pub mod corpus;
 pub mod dataset;
+pub mod mcq;
 pub mod pcfg;
 pub mod perturb;
 pub mod stories;
@@ -31,3 +32,4 @@ pub use pcfg::{Number, Pcfg, Person, Pos, Sentence, Tense, VerbInfo, Word};
 pub use stories::{Character, Probe, ProbeKind, Role, Story, StoryArc, StoryGen, StoryObject};
 pub use text_tokenizers::{CharTokenizer, OnUnknown, TextTokenizer, WordTokenizer, WordTokenizerConfig};
 pub use vocab::{CompactVocab, CompactVocabBuilder};
+pub use mcq::{GoldPolicy, McqGen, McqItem};
