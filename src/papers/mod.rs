@@ -10,6 +10,7 @@
 //! ([`Artefact::check_live`]) and asserts its claims on every row. `tests/artefacts.rs` checks
 //! every committed manifest.
 
+pub mod anchored_bias;
 pub mod artefact;
 pub mod conda;
 pub mod contrastive_search;
