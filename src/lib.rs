@@ -16,6 +16,7 @@ pub mod notebook;
 pub mod papers;
 pub mod prelude;
 pub mod runtime;
+pub mod stats;
 pub mod tokenizer;
 pub mod train;
 
