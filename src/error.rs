@@ -108,6 +108,19 @@ pub enum Error {
     /// An adapter configuration that is invalid on its own (rank 0, dropout outside [0, 1), ...).
     #[error("invalid adapter config: {0}")]
     AdapterConfig(String),
+    /// A logistic regression whose maximum-likelihood estimate does not exist: the outcome is
+    /// (quasi-)perfectly predicted, so a coefficient runs off to infinity.
+    #[error("perfect separation in logistic regression: {0}")]
+    PerfectSeparation(String),
+    /// A group (a level of a categorical predictor, a gender × group cell) with no observations.
+    #[error("empty group: {0}")]
+    EmptyGroup(String),
+    /// A design matrix whose normal equations cannot be solved (an all-zero or collinear column).
+    #[error("singular design matrix: {0}")]
+    SingularDesign(String),
+    /// Two models that must share a vocabulary do not (a GeDi guide and its base model).
+    #[error("vocabulary mismatch: {what} has {got} tokens, {other} has {expected}")]
+    VocabMismatch { what: String, got: usize, other: String, expected: usize },
 }
 
 fn suggest(near: &[String]) -> String {

@@ -17,6 +17,7 @@ pub mod papers;
 pub mod peft;
 pub mod prelude;
 pub mod runtime;
+pub mod stats;
 pub mod tokenizer;
 pub mod train;
 pub mod transfer;
