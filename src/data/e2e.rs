@@ -9,8 +9,8 @@
 //!
 //! Sequences: an MR is written with every attribute in a fixed order and `-` for an absent
 //! one (`name zorvia type pub food thai price - ...`), so every prompt has the same length;
-//! a training example is `MR = text <eos>`. Pre-training text is *unpaired*: MRs alone and
-//! `= text` alone, so the mapping from MR to text is what fine-tuning must learn.
+//! an example is `MR = text <eos>`. [`E2eTask::examples_with`] restricts the templates, so a
+//! base model can be pre-trained on some phrasings and fine-tuned to another.
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
@@ -160,6 +160,10 @@ impl E2eTask {
                 if parts.is_empty() {
                     parts.push("is located here".into());
                 }
+                // the clauses in any order: references of this template differ in order
+                for i in (1..parts.len()).rev() {
+                    parts.swap(i, rng.random_range(0..=i));
+                }
                 first.push(parts.join(" and "));
             }
         }
@@ -185,12 +189,20 @@ impl E2eTask {
     /// `n` examples; each has `n_refs` references from different templates (the first is
     /// the training target). Seeded.
     pub fn examples(&self, n: usize, n_refs: usize, seed: u64) -> Vec<E2eExample> {
+        let all: Vec<usize> = (0..N_TEMPLATES).collect();
+        self.examples_with(n, n_refs, seed, &all)
+    }
+
+    /// As [`E2eTask::examples`], with references only from the given templates (cycled from
+    /// a random start; one template gives references differing in clause order and phrasing).
+    pub fn examples_with(&self, n: usize, n_refs: usize, seed: u64, templates: &[usize]) -> Vec<E2eExample> {
         let mut rng = StdRng::seed_from_u64(seed);
+        let templates: Vec<usize> = if templates.is_empty() { vec![0] } else { templates.to_vec() };
         (0..n)
             .map(|_| {
                 let mr = self.random_mr(&mut rng);
-                let t0 = rng.random_range(0..N_TEMPLATES);
-                let refs = (0..n_refs.max(1)).map(|j| self.realise(&mr, t0 + j, &mut rng)).collect();
+                let t0 = rng.random_range(0..templates.len());
+                let refs = (0..n_refs.max(1)).map(|j| self.realise(&mr, templates[(t0 + j) % templates.len()], &mut rng)).collect();
                 E2eExample { mr, refs }
             })
             .collect()
