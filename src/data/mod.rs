@@ -15,6 +15,7 @@
 
 pub mod corpus;
 pub mod dataset;
+pub mod occupations;
 pub mod pcfg;
 pub mod perturb;
 pub mod stories;
@@ -26,6 +27,7 @@ pub use corpus::{
     KJV_PACKAGE,
 };
 pub use dataset::{Batches, TokenDataset};
+pub use occupations::{Cell, OccupationWorld, GENDERS};
 pub use perturb::{Family, Language, PerturbedCorpus, Perturber};
 pub use pcfg::{Number, Pcfg, Person, Pos, Sentence, Tense, VerbInfo, Word};
 pub use stories::{Character, Probe, ProbeKind, Role, Story, StoryArc, StoryGen, StoryObject};

@@ -11,6 +11,7 @@
 //! every committed manifest.
 
 pub mod artefact;
+pub mod bias_out_of_the_box;
 pub mod contrastive_search;
 pub mod layernorm_removal;
 pub mod mission_impossible;
