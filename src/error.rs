@@ -118,9 +118,6 @@ pub enum Error {
     /// A design matrix whose normal equations cannot be solved (an all-zero or collinear column).
     #[error("singular design matrix: {0}")]
     SingularDesign(String),
-    /// Two models that must share a vocabulary do not (a GeDi guide and its base model).
-    #[error("vocabulary mismatch: {what} has {got} tokens, {other} has {expected}")]
-    VocabMismatch { what: String, got: usize, other: String, expected: usize },
 }
 
 fn suggest(near: &[String]) -> String {

@@ -18,6 +18,7 @@ pub mod corpus;
 pub mod dataset;
 pub mod e2e;
 pub mod mcq;
+pub mod occupations;
 pub mod pcfg;
 pub mod perturb;
 pub mod stories;
@@ -31,6 +32,7 @@ pub use corpus::{
 pub use bpe::{BpeConfig, BpeTokenizer};
 pub use dataset::{Batches, TokenDataset};
 pub use pcfg::bilingual::{BilingualDictionary, Relexifier};
+pub use occupations::{Cell, OccupationWorld, GENDERS};
 pub use perturb::{Family, Language, PerturbedCorpus, Perturber};
 pub use pcfg::{Number, Pcfg, Person, Pos, Sentence, Tense, VerbInfo, Word};
 pub use stories::{Character, Probe, ProbeKind, Role, Story, StoryArc, StoryGen, StoryObject};

@@ -13,6 +13,7 @@
 pub mod anchored_bias;
 pub mod artefact;
 pub mod conda;
+pub mod bias_out_of_the_box;
 pub mod contrastive_search;
 pub mod layernorm_removal;
 pub mod mission_impossible;

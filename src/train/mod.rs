@@ -15,6 +15,7 @@ pub mod optim;
 pub mod params;
 pub mod rdp;
 pub mod schedule;
+pub mod tiny;
 pub mod trainer;
 
 pub use ln_removal::{average_scale, remove_all_at_once, LnRemovalSchedule};
@@ -27,3 +28,4 @@ pub use groups::{is_conv1d_weight, to_linear, ParamGroup, ParamGroups, Select};
 pub use sophia::{SophiaConfig, SophiaG};
 pub use conda::{Conda, CondaConfig};
 pub use muon::{newton_schulz5, Muon, MuonConfig, MuonVariant};
+pub use tiny::{train_tiny_lm, TinyLmConfig};
