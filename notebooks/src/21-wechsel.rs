@@ -21,7 +21,7 @@
 //
 // **The claim.** Replacing an English model's tokenizer with a target-language tokenizer and initialising each new token's embedding as a similarity-weighted mix of the English embeddings of its nearest tokens — found through aligned static word embeddings — lets the model reach a from-scratch model's target-language loss with far less training ("up to 64x less training effort"), and better than giving the new tokens random embeddings.
 //
-// **What ci scale runs.** A tiny GPT-2 (2 layers, d 64, ~0.15M parameters) pretrained on MiniEnglish, the library's English grammar (language A), is transferred to *Lang B*, the same grammar's meaning in another lexicon with its own morphology, gender-like determiners and word order (`data::Relexifier`). Four starts on B, the same 200 steps each: WECHSEL, WECHSEL with a **shuffled dictionary** (the negative control), A's body with **random embeddings** (the paper's "only the embeddings are new" baseline) and **from scratch**. Static word vectors are PPMI + SVD trained here — a stand-in for the paper's fastText, not fastText. Three seeds (0, 1, 2: source model init and data order) take ~15 minutes on 2 cores, so they come from a committed artefact (`datasets/wechsel/`, `cargo run --example artefact -- wechsel`); this notebook re-runs seed 0's transfer and the first 40 steps of its WECHSEL run live from the stored source model. What ci cannot show: real languages, fastText's subword vectors, and the 64× figure (which needs training to convergence at GPT-2 scale).
+// **What ci scale runs.** A tiny GPT-2 (2 layers, d 64, ~0.15M parameters) pretrained on MiniEnglish, the library's English grammar (language A), is transferred to *Lang B*, the same grammar's meaning in another lexicon with its own morphology, gender-like determiners and word order (`data::Relexifier`). Four starts on B, the same 200 steps each: WECHSEL, WECHSEL with a **shuffled dictionary** (the negative control), A's body with **random embeddings** (the paper's "only the embeddings are new" baseline) and **from scratch**. Static word vectors are PPMI + SVD trained here — a stand-in for the paper's fastText, not fastText. Three seeds (0, 1, 2: source model init and data order) do not fit the ci budget (the artefact's notes, printed below, record their time), so they come from a committed artefact (`datasets/wechsel/`, `cargo run --example artefact -- wechsel`); this notebook re-runs seed 0's transfer and the first 40 steps of its WECHSEL run live from the stored source model. What ci cannot show: real languages, fastText's subword vectors, and the 64× figure (which needs training to convergence at GPT-2 scale).
 
 // %%
 use gpt2lab::data::{BilingualDictionary, BpeTokenizer, Pcfg, Relexifier};
@@ -56,10 +56,10 @@ table
 
 // %%
 let target_tok = BpeTokenizer::train(&data.target_docs, wx::VOCAB)?;
-let sample = &data.target_docs[0];
-let pieces: Vec<String> = target_tok.encode(sample)?.iter().map(|&i| target_tok.token_text(i)).collect::<Result<_, Error>>()?;
+let sample: String = data.target_docs[0].clone();
+let pieces: Vec<String> = target_tok.encode(&sample)?.iter().map(|&i| target_tok.token_text(i)).collect::<Result<_, Error>>()?;
 check("the target tokenizer has the source's vocabulary size", target_tok.vocab_size() == data.source_tok.vocab_size(), target_tok.vocab_size());
-let table = Table::from_rows(&["B text", "B tokens"], vec![vec![sample.clone(), pieces.join(" | ")]])?.title("Lang B through its own BPE");
+let table = Table::from_rows(&["B text", "B tokens"], vec![vec![sample, pieces.join(" | ")]])?.title("Lang B through its own BPE");
 table
 
 // %% [markdown]
@@ -70,19 +70,14 @@ table
 // %%
 let wv_a = wx::vectors(&data.source_docs, &setup)?;
 let wv_b = wx::vectors(&data.target_docs, &setup)?;
-{
-    // a known rotation: B = A Q for a random orthogonal Q
-    let a = nalgebra::DMatrix::<f64>::from_fn(100, 8, |i, j| ((i * 31 + j * 17) % 23) as f64 - 11.0 + (i as f64 * 0.37).sin());
-    let q = nalgebra::DMatrix::<f64>::from_fn(8, 8, |i, j| ((i * 7 + j * 3) % 11) as f64 - 5.0).qr().q();
-    let r = orthogonal_procrustes(&a, &(&a * &q))?;
-    check("orthogonal Procrustes recovers a known rotation", (&r - &q).abs().max() < 1e-9, format!("max |R − Q| = {:.1e}", (&r - &q).abs().max()));
-}
+let rot_err: f64 = known_rotation_error(100, 8, 0)?; // B = A Q for a random orthogonal Q
+check("orthogonal Procrustes recovers a known rotation", rot_err < 1e-9, format!("max |R − Q| = {rot_err:.1e}"));
 let aligned = align(&wv_a, &wv_b, &data.dict)?;
 let (acc, n_words) = translation_accuracy(&wv_a, &wv_b, &aligned.matrix, &data.held_out);
 let mut rows = vec![];
 for w in ["dog", "apples", "walked", "red", "the", "quickly"] {
     let Some(v) = wv_a.get(w) else { continue };
-    let mapped = (v.transpose() * &aligned.matrix).transpose();
+    let mapped = aligned.map(&v);
     let near: Vec<String> = wv_b.nearest(&mapped, 3).iter().map(|(t, s)| format!("{t} ({s:.2})")).collect();
     let gold: Vec<String> = data.relex.gold_pairs().into_iter().filter(|p| p.0 == w).map(|p| p.1).collect();
     rows.push(vec![w.to_string(), gold.join(", "), near.join(", ")]);
@@ -107,8 +102,8 @@ let source: Gpt2 = wx::stored_source_model(&artefact)?;
 let t0 = std::time::Instant::now();
 let (live, starts) = wx::live_rows(&data, &setup, &source, wx::SEEDS[0])?;
 println!("live transfer + {} training steps: {:.1} s", wx::PREFIX_STEPS, t0.elapsed().as_secs_f64());
-let init = &starts.transfer.init;
-let tt = &starts.transfer.target_tok;
+let init: WechselInit = starts.transfer.init.clone();
+let tt: BpeTokenizer = starts.transfer.target_tok.clone();
 let weights_ok = init.neighbours.iter().flatten().all(|nb| (nb.iter().map(|n| n.weight).sum::<f64>() - 1.0).abs() < 1e-9 && nb.len() == k);
 check("every matched token mixes exactly k source rows with weights summing to 1", weights_ok, format!("{} of {} tokens matched", init.n_matched, tt.vocab_size()));
 let k1 = target_embeddings(&starts.transfer.method.source_sub, &starts.transfer.method.target_sub, &embedding_matrix(&source)?, &[], &WechselConfig { k: 1, ..WechselConfig::default() })?;
@@ -189,24 +184,25 @@ let r2 = per_seed(&runs, &seeds, early_gap);
 let r2c = per_seed(&runs, &seeds, early_gap_shuffled);
 let r3 = per_seed(&runs, &seeds, top1_over_chance);
 let r3c = per_seed(&runs, &seeds, top1_over_chance_shuffled);
-let worst = |v: &[(u64, f64)], best_for_control: fn(f64, f64) -> f64| v.iter().map(|x| x.1).fold(f64::NAN, best_for_control);
+/// the control's most favourable seed (the largest value)
+fn best(v: &[(u64, f64)]) -> f64 { v.iter().map(|x| x.1).fold(f64::NAN, f64::max) }
 let c1 = Claim::new("WECHSEL reaches the from-scratch run's final loss in fewer steps than random embeddings")
     .threshold("steps(random embeddings) / steps(WECHSEL) > 1 (paper, Fig. 2: WECHSEL ahead of the baselines throughout training)")
     .value_name("speed-up over random embeddings")
     .per_seed(&r1, |x| x > 1.0)
-    .control("shuffled dictionary (best seed)", worst(&r1c, f64::max), worst(&r1c, f64::max) > 1.0)
+    .control("shuffled dictionary (best seed)", best(&r1c), best(&r1c) > 1.0)
     .verify();
 let c2 = Claim::new(&format!("at step {}, WECHSEL's loss is below the random-embedding start's", wx::early_step(&setup)))
     .threshold("by > 0.5 nats (our margin; paper, Fig. 2: the gap is widest early)")
     .value_name("loss(random embeddings) − loss(WECHSEL), nats")
     .per_seed(&r2, |x| x > 0.5)
-    .control("shuffled dictionary (best seed)", worst(&r2c, f64::max), worst(&r2c, f64::max) > 0.5)
+    .control("shuffled dictionary (best seed)", best(&r2c), best(&r2c) > 0.5)
     .verify();
 let c3 = Claim::new("the dictionary alignment maps held-out words to their translations")
     .threshold("top-1 accuracy > 10 × chance (the method's premise: aligned word spaces)")
     .value_name("top-1 accuracy / chance")
     .per_seed(&r3, |x| x > 10.0)
-    .control("shuffled dictionary (best seed)", worst(&r3c, f64::max), worst(&r3c, f64::max) > 10.0)
+    .control("shuffled dictionary (best seed)", best(&r3c), best(&r3c) > 10.0)
     .verify();
 Panel::new().add(c1).add(c2).add(c3)
 

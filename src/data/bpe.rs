@@ -12,8 +12,8 @@
 //! ```
 //! use gpt2lab::data::BpeTokenizer;
 //! let texts: Vec<String> = (0..50).map(|i| format!("the cat sat on the mat {i}")).collect();
-//! let tok = BpeTokenizer::train(&texts, 300).unwrap();
-//! assert_eq!(tok.vocab_size(), 300);
+//! let tok = BpeTokenizer::train(&texts, 270).unwrap();
+//! assert_eq!(tok.vocab_size(), 270);
 //! let ids = tok.encode("the cat sat").unwrap();
 //! assert_eq!(tok.decode(&ids).unwrap(), "the cat sat");
 //! ```

@@ -19,7 +19,7 @@ pub mod wechsel;
 pub mod word_vectors;
 
 pub use pipeline::{transfer_model, translation_accuracy, Transfer, TransferConfig};
-pub use procrustes::orthogonal_procrustes;
+pub use procrustes::{known_rotation_error, orthogonal_procrustes};
 pub use wechsel::{
     align, embedding_matrix, random_embeddings, shared_specials, subword_embeddings,
     swap_vocabulary, target_embeddings, Alignment, Neighbour, SubwordEmbeddings, Wechsel,

@@ -4,6 +4,7 @@
 //! on the pairs of a bilingual dictionary, then maps every source vector `x` to `x R`.
 
 use nalgebra::DMatrix;
+use rand::SeedableRng;
 
 use crate::{Error, Result};
 
@@ -37,6 +38,18 @@ pub fn orthogonal_procrustes(a: &DMatrix<f64>, b: &DMatrix<f64>) -> Result<DMatr
     Ok(u * vt)
 }
 
+/// The sanity check a notebook shows: `max |R − Q|` when Procrustes is given `B = A Q` for a
+/// random `(n, d)` matrix `A` and a random orthogonal `Q` (seeded). Zero up to rounding.
+pub fn known_rotation_error(n: usize, d: usize, seed: u64) -> Result<f64> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut draw =
+        |r: usize, c: usize| DMatrix::from_fn(r, c, |_, _| super::word_vectors::normal(&mut rng));
+    let q = draw(d, d).qr().q();
+    let a = draw(n, d);
+    let r = orthogonal_procrustes(&a, &(&a * &q))?;
+    Ok((r - q).abs().max())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,6 +72,11 @@ mod tests {
             (&r - &q).abs().max()
         );
         assert!((r.transpose() * &r - DMatrix::identity(16, 16)).abs().max() < 1e-10);
+    }
+
+    #[test]
+    fn known_rotation_error_is_rounding() {
+        assert!(known_rotation_error(50, 6, 9).unwrap() < 1e-10);
     }
 
     #[test]

@@ -102,6 +102,13 @@ pub struct Alignment {
     pub n_pairs: usize,
 }
 
+impl Alignment {
+    /// A source vector mapped into the target space (`x R`).
+    pub fn map(&self, v: &DVector<f64>) -> DVector<f64> {
+        (v.transpose() * &self.matrix).transpose()
+    }
+}
+
 fn title(w: &str) -> String {
     let mut c = w.chars();
     match c.next() {
