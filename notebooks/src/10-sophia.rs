@@ -26,8 +26,10 @@
 // **What ci scale runs and cannot show.** SophiaG and AdamW on the same 0.2M-parameter GPT-2, word-level MiniEnglish, the same data order per seed, 200 steps of 16 × 64 tokens, each optimizer's learning rate tuned on a 3-point grid (seed 0), then 3 seeds at the tuned rates; ~15 runs, so they come from a committed artefact (`datasets/sophia/`, `cargo run --release --example artefact -- sophia`) and one run is re-trained here. The paper's 2× is a long-horizon, large-batch effect (100k steps of 0.5M tokens): it is reported here, not asserted.
 
 // %%
-use gpt2lab::papers::optim_bench::{self as bench, BenchRun, OptKind};
-use gpt2lab::papers::sophia::{self as so, PaperSize};
+use gpt2lab::papers::optim_bench as bench;
+use gpt2lab::papers::optim_bench::{BenchRun, OptKind};
+use gpt2lab::papers::sophia as so;
+use gpt2lab::papers::sophia::PaperSize;
 use gpt2lab::papers::{Artefact, SeedMetrics};
 use gpt2lab::train::*;
 let scale = Scale::from_env();

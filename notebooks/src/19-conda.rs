@@ -27,7 +27,8 @@
 
 // %%
 use gpt2lab::papers::conda as cd;
-use gpt2lab::papers::optim_bench::{self as bench, BenchRun, OptKind};
+use gpt2lab::papers::optim_bench as bench;
+use gpt2lab::papers::optim_bench::{BenchRun, OptKind};
 use gpt2lab::papers::{Artefact, SeedMetrics};
 use gpt2lab::train::*;
 let scale = Scale::from_env();
