@@ -41,8 +41,8 @@ println!("scale = {scale}: {} seeds, {} steps of {} prompts, P(gold = A) = {} in
 // Each question has 3 options; exactly one is a fruit. Training draws the gold position with P(A) = 0.7 and fruits with weights 1/rank⁴ (a few are common, most are rare); held-out prompts draw fruits uniformly and fix the gold position, so accuracy can be split by where the answer sits.
 
 // %%
-let gen = gpt2lab::data::McqGen::new(setup.n_options)?;
-let rows: Vec<Vec<String>> = gen.generate(4, gpt2lab::data::GoldPolicy::Balanced, 0)?.iter()
+let mcq = gpt2lab::data::McqGen::new(setup.n_options)?;
+let rows: Vec<Vec<String>> = mcq.generate(4, gpt2lab::data::GoldPolicy::Balanced, 0)?.iter()
     .map(|it| vec![it.prompt_text(), it.gold_letter().to_string()]).collect();
 let table = Table::from_rows(&["prompt", "gold"], rows)?.title("held-out prompts (balanced gold)");
 table
@@ -57,8 +57,8 @@ let t0 = std::time::Instant::now();
 let runs: Vec<SeedRun> = over_seeds(&seeds, 2, |s| ab::run_seed(&setup, s))?;
 println!("{} seeds in {:.1} s", runs.len(), t0.elapsed().as_secs_f64());
 let r0 = &runs[0];
-let ids = r0.trained.gen.encode_prompts(&r0.trained.gen.generate(8, gpt2lab::data::GoldPolicy::Balanced, 5)?)?.0;
-let ids = Tensor::from_vec(ids, (8, r0.trained.gen.prompt_len()), &Device::Cpu)?;
+let ids = r0.trained.mcq.encode_prompts(&r0.trained.mcq.generate(8, gpt2lab::data::GoldPolicy::Balanced, 5)?)?.0;
+let ids = Tensor::from_vec(ids, (8, r0.trained.mcq.prompt_len()), &Device::Cpu)?;
 let shift = max_abs_diff_up_to_shift(&r0.processed.forward(&ids)?, &r0.trained.model.forward(&ids)?)?;
 check("processed weights: same logits up to a per-position shift", shift < 1e-4, format!("max |Δ| after removing row means = {shift:.2e}"));
 let mut rows: Vec<Vec<String>> = vec![];
@@ -77,7 +77,7 @@ table
 // Seed 0's scan: each scored neuron's value vector unembedded (its top tokens, `W_out[i] · W_U`), its A − gold contribution, and whether it is flagged. The flagged ones write " A" into the residual stream.
 
 // %%
-let words = r0.trained.gen.tokenizer().words().to_vec();
+let words = r0.trained.mcq.tokenizer().words().to_vec();
 let rows: Vec<Vec<String>> = r0.scan.iter().map(|s| {
     let top = neuron_top_tokens(&r0.processed, s.layer, s.neuron, 3).unwrap_or_default();
     vec![format!("L{}N{}", s.layer, s.neuron), format!("{:.2}", s.score), format!("{:+.2}", s.a_minus_gold),
