@@ -56,7 +56,7 @@ table
 let t0 = std::time::Instant::now();
 let runs: Vec<SeedRun> = over_seeds(&seeds, 2, |s| ab::run_seed(&setup, s))?;
 println!("{} seeds in {:.1} s", runs.len(), t0.elapsed().as_secs_f64());
-let r0 = &runs[0];
+let r0: SeedRun = runs[0].clone();
 let ids = r0.trained.mcq.encode_prompts(&r0.trained.mcq.generate(8, gpt2lab::data::GoldPolicy::Balanced, 5)?)?.0;
 let ids = Tensor::from_vec(ids, (8, r0.trained.mcq.prompt_len()), &Device::Cpu)?;
 let shift = max_abs_diff_up_to_shift(&r0.processed.forward(&ids)?, &r0.trained.model.forward(&ids)?)?;
