@@ -139,14 +139,16 @@ table
 // ## Paper vs. ours
 
 // %%
-let vals = |f: &dyn Fn(&SeedRun) -> f64| mean_range(&runs.iter().map(|r| f(r)).collect::<Vec<_>>(), 2);
+fn over_runs(runs: &[SeedRun], f: &dyn Fn(&SeedRun) -> f64) -> String {
+    mean_range(&runs.iter().map(|r| f(r)).collect::<Vec<_>>(), 2)
+}
 let rows = vec![
-    vec!["models prefer \" A\"".into(), "GPT-2 family, MCQ datasets (abstract)".into(), format!("acc gap {}", vals(&|r| r.before[0].accuracy - ab::accuracy_not_a(&r.before))), "GPT-2 on the MCQ prompts".into()],
-    vec!["MLP value vectors carry it".into(), "logit lens on MLP layers (Sec. 3)".into(), format!("{} flagged neurons", vals(&|r| r.scan.iter().filter(|s| s.flagged).count() as f64)), "the same scan".into()],
-    vec!["edit α1 = 1, α2 = 8 fixes gold = B".into(), "edited GPT-2 predicts gold (mitigate_mlp.ipynb)".into(), format!("gold = B acc {} → {}", vals(&|r| r.before[1].accuracy), vals(&|r| r.after[1].accuracy)), "the same".into()],
-    vec!["random-neuron edit (control)".into(), "—".into(), format!("gold = B acc {}", vals(&|r| r.random[1].accuracy)), "the same".into()],
-    vec!["side effect: gold = A accuracy".into(), "not reported".into(), format!("{} → {}", vals(&|r| r.before[0].accuracy), vals(&|r| r.after[0].accuracy)), "the same".into()],
-    vec!["attention recalibration".into(), "improves accuracy (details unverified)".into(), format!("P(gold) {} → {}", vals(&|r| r.before[1].p_gold), vals(&|r| r.swapped.p_gold)), "the same".into()],
+    vec!["models prefer \" A\"".into(), "GPT-2 family, MCQ datasets (abstract)".into(), format!("acc gap {}", over_runs(&runs, &|r| r.before[0].accuracy - ab::accuracy_not_a(&r.before))), "GPT-2 on the MCQ prompts".into()],
+    vec!["MLP value vectors carry it".into(), "logit lens on MLP layers (Sec. 3)".into(), format!("{} flagged neurons", over_runs(&runs, &|r| r.scan.iter().filter(|s| s.flagged).count() as f64)), "the same scan".into()],
+    vec!["edit α1 = 1, α2 = 8 fixes gold = B".into(), "edited GPT-2 predicts gold (mitigate_mlp.ipynb)".into(), format!("gold = B acc {} → {}", over_runs(&runs, &|r| r.before[1].accuracy), over_runs(&runs, &|r| r.after[1].accuracy)), "the same".into()],
+    vec!["random-neuron edit (control)".into(), "—".into(), format!("gold = B acc {}", over_runs(&runs, &|r| r.random[1].accuracy)), "the same".into()],
+    vec!["side effect: gold = A accuracy".into(), "not reported".into(), format!("{} → {}", over_runs(&runs, &|r| r.before[0].accuracy), over_runs(&runs, &|r| r.after[0].accuracy)), "the same".into()],
+    vec!["attention recalibration".into(), "improves accuracy (details unverified)".into(), format!("P(gold) {} → {}", over_runs(&runs, &|r| r.before[1].p_gold), over_runs(&runs, &|r| r.swapped.p_gold)), "the same".into()],
 ];
 let table = Table::from_rows(&["claim", "paper", "ours (ci: mean [min, max] over seeds)", "full scale"], rows)?.title("paper vs. ours");
 table
