@@ -41,8 +41,8 @@ println!("scale = {scale}: {} seeds, {} steps of {} prompts, P(gold = A) = {} in
 // Each question has 3 options; exactly one is a fruit. Training draws the gold position with P(A) = 0.7 and fruits with weights 1/rank⁴ (a few are common, most are rare); held-out prompts draw fruits uniformly and fix the gold position, so accuracy can be split by where the answer sits.
 
 // %%
-let gen = gpt2lab::data::McqGen::new(setup.n_options)?;
-let rows: Vec<Vec<String>> = gen.generate(4, gpt2lab::data::GoldPolicy::Balanced, 0)?.iter()
+let mcq = gpt2lab::data::McqGen::new(setup.n_options)?;
+let rows: Vec<Vec<String>> = mcq.generate(4, gpt2lab::data::GoldPolicy::Balanced, 0)?.iter()
     .map(|it| vec![it.prompt_text(), it.gold_letter().to_string()]).collect();
 let table = Table::from_rows(&["prompt", "gold"], rows)?.title("held-out prompts (balanced gold)");
 table
@@ -56,9 +56,9 @@ table
 let t0 = std::time::Instant::now();
 let runs: Vec<SeedRun> = over_seeds(&seeds, 2, |s| ab::run_seed(&setup, s))?;
 println!("{} seeds in {:.1} s", runs.len(), t0.elapsed().as_secs_f64());
-let r0 = &runs[0];
-let ids = r0.trained.gen.encode_prompts(&r0.trained.gen.generate(8, gpt2lab::data::GoldPolicy::Balanced, 5)?)?.0;
-let ids = Tensor::from_vec(ids, (8, r0.trained.gen.prompt_len()), &Device::Cpu)?;
+let r0: SeedRun = runs[0].clone();
+let ids = r0.trained.mcq.encode_prompts(&r0.trained.mcq.generate(8, gpt2lab::data::GoldPolicy::Balanced, 5)?)?.0;
+let ids = Tensor::from_vec(ids, (8, r0.trained.mcq.prompt_len()), &Device::Cpu)?;
 let shift = max_abs_diff_up_to_shift(&r0.processed.forward(&ids)?, &r0.trained.model.forward(&ids)?)?;
 check("processed weights: same logits up to a per-position shift", shift < 1e-4, format!("max |Δ| after removing row means = {shift:.2e}"));
 let mut rows: Vec<Vec<String>> = vec![];
@@ -77,7 +77,7 @@ table
 // Seed 0's scan: each scored neuron's value vector unembedded (its top tokens, `W_out[i] · W_U`), its A − gold contribution, and whether it is flagged. The flagged ones write " A" into the residual stream.
 
 // %%
-let words = r0.trained.gen.tokenizer().words().to_vec();
+let words = r0.trained.mcq.tokenizer().words().to_vec();
 let rows: Vec<Vec<String>> = r0.scan.iter().map(|s| {
     let top = neuron_top_tokens(&r0.processed, s.layer, s.neuron, 3).unwrap_or_default();
     vec![format!("L{}N{}", s.layer, s.neuron), format!("{:.2}", s.score), format!("{:+.2}", s.a_minus_gold),
@@ -139,14 +139,16 @@ table
 // ## Paper vs. ours
 
 // %%
-let vals = |f: &dyn Fn(&SeedRun) -> f64| mean_range(&runs.iter().map(|r| f(r)).collect::<Vec<_>>(), 2);
+fn over_runs(runs: &[SeedRun], f: &dyn Fn(&SeedRun) -> f64) -> String {
+    mean_range(&runs.iter().map(|r| f(r)).collect::<Vec<_>>(), 2)
+}
 let rows = vec![
-    vec!["models prefer \" A\"".into(), "GPT-2 family, MCQ datasets (abstract)".into(), format!("acc gap {}", vals(&|r| r.before[0].accuracy - ab::accuracy_not_a(&r.before))), "GPT-2 on the MCQ prompts".into()],
-    vec!["MLP value vectors carry it".into(), "logit lens on MLP layers (Sec. 3)".into(), format!("{} flagged neurons", vals(&|r| r.scan.iter().filter(|s| s.flagged).count() as f64)), "the same scan".into()],
-    vec!["edit α1 = 1, α2 = 8 fixes gold = B".into(), "edited GPT-2 predicts gold (mitigate_mlp.ipynb)".into(), format!("gold = B acc {} → {}", vals(&|r| r.before[1].accuracy), vals(&|r| r.after[1].accuracy)), "the same".into()],
-    vec!["random-neuron edit (control)".into(), "—".into(), format!("gold = B acc {}", vals(&|r| r.random[1].accuracy)), "the same".into()],
-    vec!["side effect: gold = A accuracy".into(), "not reported".into(), format!("{} → {}", vals(&|r| r.before[0].accuracy), vals(&|r| r.after[0].accuracy)), "the same".into()],
-    vec!["attention recalibration".into(), "improves accuracy (details unverified)".into(), format!("P(gold) {} → {}", vals(&|r| r.before[1].p_gold), vals(&|r| r.swapped.p_gold)), "the same".into()],
+    vec!["models prefer \" A\"".into(), "GPT-2 family, MCQ datasets (abstract)".into(), format!("acc gap {}", over_runs(&runs, &|r| r.before[0].accuracy - ab::accuracy_not_a(&r.before))), "GPT-2 on the MCQ prompts".into()],
+    vec!["MLP value vectors carry it".into(), "logit lens on MLP layers (Sec. 3)".into(), format!("{} flagged neurons", over_runs(&runs, &|r| r.scan.iter().filter(|s| s.flagged).count() as f64)), "the same scan".into()],
+    vec!["edit α1 = 1, α2 = 8 fixes gold = B".into(), "edited GPT-2 predicts gold (mitigate_mlp.ipynb)".into(), format!("gold = B acc {} → {}", over_runs(&runs, &|r| r.before[1].accuracy), over_runs(&runs, &|r| r.after[1].accuracy)), "the same".into()],
+    vec!["random-neuron edit (control)".into(), "—".into(), format!("gold = B acc {}", over_runs(&runs, &|r| r.random[1].accuracy)), "the same".into()],
+    vec!["side effect: gold = A accuracy".into(), "not reported".into(), format!("{} → {}", over_runs(&runs, &|r| r.before[0].accuracy), over_runs(&runs, &|r| r.after[0].accuracy)), "the same".into()],
+    vec!["attention recalibration".into(), "improves accuracy (details unverified)".into(), format!("P(gold) {} → {}", over_runs(&runs, &|r| r.before[1].p_gold), over_runs(&runs, &|r| r.swapped.p_gold)), "the same".into()],
 ];
 let table = Table::from_rows(&["claim", "paper", "ours (ci: mean [min, max] over seeds)", "full scale"], rows)?.title("paper vs. ours");
 table

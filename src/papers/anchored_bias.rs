@@ -62,7 +62,7 @@ impl Setup {
 pub struct Trained {
     pub seed: u64,
     pub model: Gpt2,
-    pub gen: McqGen,
+    pub mcq: McqGen,
 }
 
 /// Trains a tiny GPT-2 on biased MCQs (seed: init, items, data order).
@@ -89,7 +89,7 @@ pub fn train_biased(setup: &Setup, seed: u64) -> Result<Trained> {
     let mut tr = Trainer::new(&model, Box::new(opt), tcfg)?;
     tr.fit(&data, None)?;
     // held-out items draw fruits uniformly
-    Ok(Trained { seed, model: tr.model()?.detached()?, gen: McqGen::new(setup.n_options)? })
+    Ok(Trained { seed, model: tr.model()?.detached()?, mcq: McqGen::new(setup.n_options)? })
 }
 
 /// Held-out prompts as tensors.
@@ -303,7 +303,7 @@ pub struct SeedRun {
 /// One seed: train, locate, edit, measure.
 pub fn run_seed(setup: &Setup, seed: u64) -> Result<SeedRun> {
     let trained = train_biased(setup, seed)?;
-    let gen = trained.gen.clone();
+    let gen = trained.mcq.clone();
     let p = trained.model.processed()?;
     let none = HookSpec::new();
     let n = setup.n_options;
