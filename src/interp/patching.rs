@@ -229,6 +229,21 @@ fn run_capturing(
     Ok((run.logits, acts))
 }
 
+/// What every sweep starts from: the checked corrupted prompt `(1, T)`, the site's hook point
+/// per layer, and the clean run's metric and activations at those points.
+fn clean_side(
+    model: &Gpt2,
+    clean: &Tensor,
+    corrupt: &Tensor,
+    site: PatchSite,
+    metric: LogitDiff,
+) -> Result<(Tensor, Vec<HookPoint>, f32, Vec<Tensor>)> {
+    let (clean, corrupt) = prompts(model, clean, corrupt, metric)?;
+    let sites: Vec<HookPoint> = (0..model.cfg.n_layer).map(|l| site.hook(l)).collect();
+    let (logits, acts) = run_capturing(model, &clean, &sites)?;
+    Ok((corrupt, sites, scalar(&metric.of_logits(&logits)?)?, acts))
+}
+
 /// Activation patching of every layer × position of `site`: the metric of the corrupted run
 /// with that one activation taken from the clean run. Same numbers as
 /// [`activation_patching_naive`] (tested to 1e-4), from partial, batched forwards.
@@ -239,11 +254,10 @@ pub fn activation_patching(
     site: PatchSite,
     metric: LogitDiff,
 ) -> Result<PatchGrid> {
-    let (clean, corrupt) = prompts(model, clean, corrupt, metric)?;
-    let (n, t, c) = (model.cfg.n_layer, clean.dim(1)?, model.cfg.n_embd);
-    let sites: Vec<HookPoint> = (0..n).map(|l| site.hook(l)).collect();
+    let (corrupt, sites, clean_metric, clean_acts) =
+        clean_side(model, clean, corrupt, site, metric)?;
+    let (n, t, c) = (model.cfg.n_layer, corrupt.dim(1)?, model.cfg.n_embd);
     let bases: Vec<HookPoint> = (0..n).map(|l| site.resume_point(l).0).collect();
-    let (clean_logits, clean_acts) = run_capturing(model, &clean, &sites)?;
     let mut points = sites.clone();
     points.extend(&bases);
     let (corrupt_logits, acts) = run_capturing(model, &corrupt, &points)?;
@@ -277,7 +291,7 @@ pub fn activation_patching(
         site,
         method: "activation",
         values,
-        clean: scalar(&metric.of_logits(&clean_logits)?)?,
+        clean: clean_metric,
         corrupt: scalar(&metric.of_logits(&corrupt_logits)?)?,
     })
 }
@@ -291,10 +305,9 @@ pub fn activation_patching_naive(
     site: PatchSite,
     metric: LogitDiff,
 ) -> Result<PatchGrid> {
-    let (clean, corrupt) = prompts(model, clean, corrupt, metric)?;
-    let (n, t) = (model.cfg.n_layer, clean.dim(1)?);
-    let sites: Vec<HookPoint> = (0..n).map(|l| site.hook(l)).collect();
-    let (clean_logits, clean_acts) = run_capturing(model, &clean, &sites)?;
+    let (corrupt, sites, clean_metric, clean_acts) =
+        clean_side(model, clean, corrupt, site, metric)?;
+    let (n, t) = (model.cfg.n_layer, corrupt.dim(1)?);
     let corrupt_logits = model.forward(&corrupt)?;
     let mut values = vec![vec![0f32; t]; n];
     for (l, src) in clean_acts.iter().enumerate() {
@@ -313,7 +326,7 @@ pub fn activation_patching_naive(
         site,
         method: "activation (naive)",
         values,
-        clean: scalar(&metric.of_logits(&clean_logits)?)?,
+        clean: clean_metric,
         corrupt: scalar(&metric.of_logits(&corrupt_logits)?)?,
     })
 }
@@ -327,10 +340,9 @@ pub fn attribution_patching(
     site: PatchSite,
     metric: LogitDiff,
 ) -> Result<PatchGrid> {
-    let (clean, corrupt) = prompts(model, clean, corrupt, metric)?;
-    let (n, t, c) = (model.cfg.n_layer, clean.dim(1)?, model.cfg.n_embd);
-    let sites: Vec<HookPoint> = (0..n).map(|l| site.hook(l)).collect();
-    let (clean_logits, clean_acts) = run_capturing(model, &clean, &sites)?;
+    let (corrupt, sites, clean_metric, clean_acts) =
+        clean_side(model, clean, corrupt, site, metric)?;
+    let (n, t, c) = (model.cfg.n_layer, corrupt.dim(1)?, model.cfg.n_embd);
     // A zero variable added at each site: candle's backward keeps the gradients of variables
     // only (intermediate ones are freed as it goes), and ∂m/∂(a + 0) at the variable is ∂m/∂a.
     // The weights stay plain tensors, so nothing else gets a gradient.
@@ -364,7 +376,7 @@ pub fn attribution_patching(
         site,
         method: "attribution",
         values,
-        clean: scalar(&metric.of_logits(&clean_logits)?)?,
+        clean: clean_metric,
         corrupt: corrupt_metric,
     })
 }
