@@ -240,23 +240,10 @@ impl Optimizer for Conda {
         (t, v)
     }
     fn load_state(&mut self, step: usize, state: &HashMap<String, Tensor>) -> Result<()> {
-        self.state.clear();
-        for (k, m) in state {
-            if let Some(n) = k.strip_suffix(".exp_avg") {
-                let v = state
-                    .get(&format!("{n}.exp_avg_sq"))
-                    .ok_or_else(|| Error::Msg(format!("optimizer state has {k} but no {n}.exp_avg_sq")))?;
-                self.state.insert(
-                    n.to_string(),
-                    State {
-                        step,
-                        m: m.clone(),
-                        v: v.clone(),
-                        projector: None,
-                    },
-                );
-            }
-        }
+        self.state = super::optim::state_pairs(state, "exp_avg", "exp_avg_sq")?
+            .into_iter()
+            .map(|(n, m, v)| (n, State { step, m, v, projector: None }))
+            .collect();
         Ok(())
     }
 }

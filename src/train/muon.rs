@@ -207,13 +207,7 @@ impl Optimizer for Muon {
     fn load_state(&mut self, step: usize, state: &HashMap<String, Tensor>) -> Result<()> {
         self.t = step;
         self.momentum = state.iter().filter_map(|(k, t)| k.strip_suffix(".momentum_buffer").map(|n| (n.to_string(), t.clone()))).collect();
-        self.adam.clear();
-        for (k, m) in state {
-            if let Some(n) = k.strip_suffix(".moment1") {
-                let s = state.get(&format!("{n}.moment2")).ok_or_else(|| Error::Msg(format!("optimizer state has {k} but no {n}.moment2")))?;
-                self.adam.insert(n.to_string(), (m.clone(), s.clone()));
-            }
-        }
+        self.adam = super::optim::state_pairs(state, "moment1", "moment2")?.into_iter().map(|(n, m, s)| (n, (m, s))).collect();
         Ok(())
     }
 }

@@ -11,6 +11,20 @@ use super::groups::{GroupCache, ParamGroups};
 use super::params::Param;
 use crate::{Error, Result};
 
+/// Reads back per-parameter pairs of state tensors saved as `{name}.{first}` and
+/// `{name}.{second}` (AdamW's moments, Sophia's momentum and Hessian, ...): `(name, first,
+/// second)` for every `first` entry; one without its partner is an error.
+pub(crate) fn state_pairs(state: &HashMap<String, Tensor>, first: &str, second: &str) -> Result<Vec<(String, Tensor, Tensor)>> {
+    let mut out = vec![];
+    for (k, a) in state {
+        if let Some(n) = k.strip_suffix(&format!(".{first}")) {
+            let b = state.get(&format!("{n}.{second}")).ok_or_else(|| Error::Msg(format!("optimizer state has {k} but no {n}.{second}")))?;
+            out.push((n.to_string(), a.clone(), b.clone()));
+        }
+    }
+    Ok(out)
+}
+
 pub trait Optimizer: Send {
     /// Short name for logs and checkpoints ("adamw", "sgd").
     fn name(&self) -> &'static str;
@@ -131,13 +145,7 @@ impl Optimizer for AdamW {
 
     fn load_state(&mut self, step: usize, state: &HashMap<String, Tensor>) -> Result<()> {
         self.t = step;
-        self.moments.clear();
-        for (k, m) in state {
-            if let Some(n) = k.strip_suffix(".exp_avg") {
-                let s = state.get(&format!("{n}.exp_avg_sq")).ok_or_else(|| Error::Msg(format!("optimizer state has {k} but no {n}.exp_avg_sq")))?;
-                self.moments.insert(n.to_string(), (m.clone(), s.clone()));
-            }
-        }
+        self.moments = state_pairs(state, "exp_avg", "exp_avg_sq")?.into_iter().map(|(n, m, s)| (n, (m, s))).collect();
         Ok(())
     }
 }
@@ -224,4 +232,23 @@ pub fn clip_grad_norm(params: &[Param], grads: &mut GradStore, max_norm: f64) ->
         }
     }
     Ok(norm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn state_pairs_reads_back_every_pair_and_refuses_a_missing_partner() {
+        let t = |v: f32| Tensor::new(&[v], &Device::Cpu).unwrap();
+        let mut state: HashMap<String, Tensor> =
+            [("w.exp_avg", 1.0), ("w.exp_avg_sq", 2.0), ("b.exp_avg", 3.0), ("b.exp_avg_sq", 4.0)].into_iter().map(|(k, v)| (k.to_string(), t(v))).collect();
+        let mut pairs = state_pairs(&state, "exp_avg", "exp_avg_sq").unwrap();
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let got: Vec<(String, f32, f32)> = pairs.iter().map(|(n, a, b)| (n.clone(), a.to_vec1::<f32>().unwrap()[0], b.to_vec1::<f32>().unwrap()[0])).collect();
+        assert_eq!(got, vec![("b".to_string(), 3.0, 4.0), ("w".to_string(), 1.0, 2.0)]);
+        state.remove("b.exp_avg_sq");
+        assert!(state_pairs(&state, "exp_avg", "exp_avg_sq").is_err());
+    }
 }

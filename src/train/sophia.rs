@@ -239,13 +239,7 @@ impl Optimizer for SophiaG {
 
     fn load_state(&mut self, step: usize, state: &HashMap<String, Tensor>) -> Result<()> {
         self.t = step;
-        self.state.clear();
-        for (k, m) in state {
-            if let Some(n) = k.strip_suffix(".exp_avg") {
-                let h = state.get(&format!("{n}.hessian")).ok_or_else(|| Error::Msg(format!("optimizer state has {k} but no {n}.hessian")))?;
-                self.state.insert(n.to_string(), (m.clone(), h.clone()));
-            }
-        }
+        self.state = super::optim::state_pairs(state, "exp_avg", "hessian")?.into_iter().map(|(n, m, h)| (n, (m, h))).collect();
         Ok(())
     }
 }
