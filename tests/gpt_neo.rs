@@ -11,8 +11,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use candle_core::{Device, Tensor};
-use gpt2lab::generate::GenerateConfig;
-use gpt2lab::hooks::{HookPoint, Ln};
 use gpt2lab::interp::{activation_patching, activation_patching_naive, LogitDiff, PatchSite};
 use gpt2lab::model::Gpt2;
 use gpt2lab::Error;
@@ -31,31 +29,7 @@ fn check_case(case: &str) {
     // from_dir recognises model_type gpt_neo
     let model = Gpt2::from_dir(neo_fixture(case)).unwrap_or_else(|e| panic!("{case}: {e}"));
     assert!(model.cfg.attention_windows.iter().any(|w| w.is_some()), "{case}: no local layer");
-    let exp = neo_expected(case);
-    let ids = ids_u32(&exp["input_ids"]);
-    let d = max_abs_diff(&model.forward(&ids).unwrap(), &exp["logits"]);
-    assert!(d < TOL, "{case}: logits differ by {d}");
-
-    let run = model.run_with_cache(&ids).unwrap();
-    let d = max_abs_diff(&run.logits, &exp["logits"]);
-    assert!(d < TOL, "{case}: hooked logits differ by {d}");
-    let n = model.cfg.n_layer;
-    for i in 0..n {
-        let d = max_abs_diff(run.cache.get(HookPoint::ResidPre(i)).unwrap(), &exp["hidden_states"].get(i).unwrap());
-        assert!(d < TOL, "{case}: hidden state {i} differs by {d}");
-        let d = max_abs_diff(run.cache.get(HookPoint::Pattern(i)).unwrap(), &exp["attentions"].get(i).unwrap());
-        assert!(d < TOL, "{case}: attention pattern {i} differs by {d}");
-    }
-    let normed = run.cache.get(HookPoint::LnNormalized(Ln::Final)).unwrap();
-    let last = normed.broadcast_mul(&model.ln_f.weight).unwrap().broadcast_add(&model.ln_f.bias).unwrap();
-    let d = max_abs_diff(&last, &exp["hidden_states"].get(n).unwrap());
-    assert!(d < TOL, "{case}: final hidden state differs by {d}");
-
-    // greedy on the KV cache runs past the window: decoding steps need the band mask too
-    let prompt: Vec<u32> = ids_u32(&exp["greedy_prompt"]).flatten_all().unwrap().to_vec1().unwrap();
-    let want: Vec<u32> = ids_u32(&exp["greedy_tokens"]).flatten_all().unwrap().to_vec1().unwrap();
-    let got = model.generate(&prompt, &GenerateConfig::greedy(want.len() - prompt.len())).unwrap();
-    assert_eq!(&got[..], &want[prompt.len()..], "{case}: greedy generation differs");
+    check_against_transformers(case, &model, &neo_expected(case), TOL);
 }
 
 #[test]

@@ -6,8 +6,7 @@ mod common;
 use common::*;
 
 use candle_core::Tensor;
-use gpt2lab::generate::GenerateConfig;
-use gpt2lab::hooks::{HookPoint, HookSpec, Ln};
+use gpt2lab::hooks::HookSpec;
 use gpt2lab::model::{ForwardOpts, Gpt2};
 
 const TOL: f32 = 1e-4;
@@ -15,37 +14,7 @@ const CASES: &[&str] = &["prefixed", "bare", "erf_invidx", "f16", "sharded", "no
 
 fn check_case(case: &str) {
     let model = Gpt2::from_dir(fixture(case)).unwrap_or_else(|e| panic!("{case}: {e}"));
-    let exp = expected(case);
-    let ids = ids_u32(&exp["input_ids"]);
-
-    // plain forward (fused kernels)
-    let logits = model.forward(&ids).unwrap();
-    let d = max_abs_diff(&logits, &exp["logits"]);
-    assert!(d < TOL, "{case}: logits differ by {d}");
-
-    // forward with every hook captured (composite LayerNorm path)
-    let run = model.run_with_cache(&ids).unwrap();
-    let d = max_abs_diff(&run.logits, &exp["logits"]);
-    assert!(d < TOL, "{case}: hooked logits differ by {d}");
-    let hs = &exp["hidden_states"];
-    let n = model.cfg.n_layer;
-    for i in 0..n {
-        let d = max_abs_diff(run.cache.get(HookPoint::ResidPre(i)).unwrap(), &hs.get(i).unwrap());
-        assert!(d < TOL, "{case}: hidden state {i} differs by {d}");
-        let d = max_abs_diff(run.cache.get(HookPoint::Pattern(i)).unwrap(), &exp["attentions"].get(i).unwrap());
-        assert!(d < TOL, "{case}: attention pattern {i} differs by {d}");
-    }
-    // HF's last hidden state is after ln_f
-    let normed = run.cache.get(HookPoint::LnNormalized(Ln::Final)).unwrap();
-    let last = normed.broadcast_mul(&model.ln_f.weight).unwrap().broadcast_add(&model.ln_f.bias).unwrap();
-    let d = max_abs_diff(&last, &hs.get(n).unwrap());
-    assert!(d < TOL, "{case}: final hidden state differs by {d}");
-
-    // greedy generation, token for token
-    let prompt: Vec<u32> = ids_u32(&exp["greedy_prompt"]).flatten_all().unwrap().to_vec1().unwrap();
-    let want: Vec<u32> = ids_u32(&exp["greedy_tokens"]).flatten_all().unwrap().to_vec1().unwrap();
-    let got = model.generate(&prompt, &GenerateConfig::greedy(want.len() - prompt.len())).unwrap();
-    assert_eq!(&got[..], &want[prompt.len()..], "{case}: greedy generation differs");
+    check_against_transformers(case, &model, &expected(case), TOL);
 }
 
 #[test]
