@@ -11,7 +11,7 @@ use std::path::Path;
 
 use super::artefact::{ArtefactWriter, SeedMetrics};
 use super::optim_bench::{bench_data, group, run, BenchConfig, BenchData, OptKind};
-use super::sophia::{nanogpt_bin, tuned_lr};
+use super::sophia::{fit_on_nanogpt, tuned_lr};
 use crate::model::Gpt2Config;
 use crate::train::{AdamW, AdamWConfig, Conda, CondaConfig, LrSchedule, Muon, MuonConfig, Optimizer, ParamGroups, TrainConfig};
 use crate::{Error, Result};
@@ -146,23 +146,8 @@ pub fn paper_config(kind: OptKind) -> Result<(Gpt2Config, TrainConfig, Box<dyn O
 /// Full scale: GPT-2 125M from scratch with `kind` on nanoGPT's OpenWebText files in `dir`,
 /// for `steps` steps (paper: 100,000), the schedule's shape kept over `steps`.
 pub fn train_paper(kind: OptKind, dir: &Path, steps: usize, device: &candle_core::Device) -> Result<crate::train::Metrics> {
-    let (model_cfg, mut t, opt) = paper_config(kind)?;
-    let (train, val) = (
-        nanogpt_bin(&dir.join("train.bin"), model_cfg.n_positions)?.with_device(device.clone()),
-        nanogpt_bin(&dir.join("val.bin"), model_cfg.n_positions)?.with_device(device.clone()),
-    );
-    if let LrSchedule::Cosine { lr, warmup, min_lr, .. } = t.schedule {
-        t.schedule = LrSchedule::Cosine {
-            lr,
-            warmup: warmup.min(steps / 10),
-            total: steps,
-            min_lr,
-        };
-    }
-    t.steps = steps;
-    let model = crate::model::Gpt2::random(model_cfg, t.seed, device)?;
-    let mut tr = crate::train::Trainer::new(&model, opt, t)?;
-    tr.fit(&train, Some(&val))
+    let (model_cfg, t, opt) = paper_config(kind)?;
+    fit_on_nanogpt(model_cfg, t, opt, dir, steps, device)
 }
 
 /// The group name of a run (re-exported for the notebook).

@@ -168,6 +168,23 @@ pub fn paper_config(size: PaperSize, kind: OptKind) -> Result<(Gpt2Config, Train
 
 /// nanoGPT's `prepare.py` output (`train.bin` / `val.bin`: GPT-2 token ids as little-endian
 /// uint16) as a dataset of `block_size` windows.
+/// Trains a paper recipe from scratch on nanoGPT's OpenWebText files in `dir` (`train.bin`,
+/// `val.bin`) for `steps` steps, keeping the cosine schedule's shape over `steps` (warmup at most
+/// a tenth of them). Shared by the Sophia and Conda papers' full scale.
+pub fn fit_on_nanogpt(model_cfg: Gpt2Config, mut t: TrainConfig, opt: Box<dyn crate::train::Optimizer>, dir: &Path, steps: usize, device: &candle_core::Device) -> Result<crate::train::Metrics> {
+    let (train, val) = (
+        nanogpt_bin(&dir.join("train.bin"), model_cfg.n_positions)?.with_device(device.clone()),
+        nanogpt_bin(&dir.join("val.bin"), model_cfg.n_positions)?.with_device(device.clone()),
+    );
+    if let LrSchedule::Cosine { lr, warmup, min_lr, .. } = t.schedule {
+        t.schedule = LrSchedule::Cosine { lr, warmup: warmup.min(steps / 10), total: steps, min_lr };
+    }
+    t.steps = steps;
+    let model = crate::model::Gpt2::random(model_cfg, t.seed, device)?;
+    let mut tr = crate::train::Trainer::new(&model, opt, t)?;
+    tr.fit(&train, Some(&val))
+}
+
 pub fn nanogpt_bin(path: &Path, block_size: usize) -> Result<TokenDataset> {
     let bytes = std::fs::read(path).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
     if bytes.len() % 2 != 0 {
@@ -204,23 +221,8 @@ pub fn paper_optimizer(size: PaperSize, kind: OptKind) -> Result<Box<dyn crate::
 /// files in `dir` (`train.bin`, `val.bin`) for `steps` steps (the paper: 100,000) on `device`;
 /// the schedule keeps the paper's shape over `steps`.
 pub fn train_paper(size: PaperSize, kind: OptKind, dir: &Path, steps: usize, device: &candle_core::Device) -> Result<crate::train::Metrics> {
-    let (model_cfg, mut t, _) = paper_config(size, kind)?;
-    let (train, val) = (
-        nanogpt_bin(&dir.join("train.bin"), model_cfg.n_positions)?.with_device(device.clone()),
-        nanogpt_bin(&dir.join("val.bin"), model_cfg.n_positions)?.with_device(device.clone()),
-    );
-    if let LrSchedule::Cosine { lr, warmup, min_lr, .. } = t.schedule {
-        t.schedule = LrSchedule::Cosine {
-            lr,
-            warmup: warmup.min(steps / 10),
-            total: steps,
-            min_lr,
-        };
-    }
-    t.steps = steps;
-    let model = crate::model::Gpt2::random(model_cfg, t.seed, device)?;
-    let mut tr = crate::train::Trainer::new(&model, paper_optimizer(size, kind)?, t)?;
-    tr.fit(&train, Some(&val))
+    let (model_cfg, t, _) = paper_config(size, kind)?;
+    fit_on_nanogpt(model_cfg, t, paper_optimizer(size, kind)?, dir, steps, device)
 }
 
 #[cfg(test)]
