@@ -24,7 +24,10 @@ use gpt2lab::generate::GenerateConfig;
 use gpt2lab::hooks::{HookSpec, Intervention};
 use gpt2lab::interp::patching;
 use gpt2lab::model::{ForwardOpts, Gpt2, KvCache};
-use gpt2lab::train::{AdamW, AdamWConfig, LrSchedule, TrainConfig, Trainer};
+use gpt2lab::train::{
+    AdamW, AdamWConfig, Conda, CondaConfig, LrSchedule, Muon, MuonConfig, Optimizer, ParamGroups, SophiaConfig, SophiaG,
+    TrainConfig, Trainer,
+};
 use serde_json::{json, Value};
 
 type R<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -48,6 +51,25 @@ fn get_str<'a>(v: &'a Value, k: &str) -> R<&'a str> {
 
 fn get_usize(v: &Value, k: &str) -> R<usize> {
     v.get(k).and_then(Value::as_u64).map(|x| x as usize).ok_or_else(|| format!("missing integer field `{k}`").into())
+}
+
+/// The optimizer a `train_init` asks for (`optimizer`: adamw | sophiag | muon | conda, default
+/// adamw), with the settings of the optimizer bench (`papers::optim_bench`) and `periodic` = k,
+/// SophiaG's steps between curvature passes and Conda's between SVDs (default 10). The Python
+/// worker builds the same optimizers from `scripts/make_optim_fixtures.py`'s transcriptions.
+fn optimizer(cmd: &Value, lr: f64) -> R<Box<dyn Optimizer>> {
+    let k = cmd.get("periodic").and_then(Value::as_u64).unwrap_or(10) as usize;
+    let tokens = cmd.get("tokens").and_then(Value::as_u64).unwrap_or(1) as usize;
+    Ok(match cmd.get("optimizer").and_then(Value::as_str).unwrap_or("adamw") {
+        "adamw" => Box::new(AdamW::new(AdamWConfig { lr, ..AdamWConfig::default() })),
+        "sophiag" => Box::new(SophiaG::with_groups(
+            SophiaConfig { lr, tokens_per_step: tokens, hessian_every: k, ..SophiaConfig::default() },
+            ParamGroups::decay_split(0.2),
+        )?),
+        "muon" => Box::new(Muon::new(MuonConfig { lr, ..MuonConfig::default() })?),
+        "conda" => Box::new(Conda::new(CondaConfig { lr, update_proj_gap: k, ..CondaConfig::default() })?),
+        o => return Err(format!("unknown optimizer `{o}` (adamw, sophiag, muon, conda)").into()),
+    })
 }
 
 /// Positions 0, stride, 2·stride, … and the last one (what a dump keeps of long logits).
@@ -215,12 +237,12 @@ impl Worker {
                 let model = Gpt2::from_dir(get_str(cmd, "dir")?)?;
                 let lr = cmd.get("lr").and_then(Value::as_f64).unwrap_or(1e-3);
                 let tc = TrainConfig { schedule: LrSchedule::Constant { lr }, clip: Some(1.0), progress: false, ..Default::default() };
-                let opt = AdamW::new(AdamWConfig { lr, ..AdamWConfig::default() });
+                let opt = optimizer(cmd, lr)?;
                 if let Some(d) = cmd.get("dump").filter(|d| !d.is_null()) {
                     let logits = model.forward(self.ids(d, "key")?)?;
                     save(get_str(d, "path")?, vec![("logits", logits)])?;
                 }
-                self.trainer = Some(Trainer::new(&model, Box::new(opt), tc)?);
+                self.trainer = Some(Trainer::new(&model, opt, tc)?);
                 self.model = None;
                 Ok(json!({}))
             }

@@ -2,7 +2,7 @@
 # The benchmark command: gpt2lab against PyTorch/transformers and TransformerLens on the same
 # random-weight GPT-2 124M checkpoint, in one run, printing times, ratios and limits.
 #
-#   scripts/bench.sh                       # all four workloads (~10-15 min on 2 idle cores)
+#   scripts/bench.sh                       # all five workloads (~10-15 min on 2 idle cores)
 #   scripts/bench.sh --wait-load           # first wait (up to 25 min) for a 1-min load < 0.8
 #   scripts/bench.sh -- --workloads 1,2 --reps 7 --full --candle-threads 1,2
 #                                          # after --: options of scripts/bench_reference.py

@@ -51,6 +51,67 @@ def rss():
     return {"rss": out.get("VmRSS", 0), "hwm": out.get("VmHWM", 0)}
 
 
+class OfficialOpt:
+    """SophiaG, Muon (Moonlight variant) and Conda for the training-step rows: the transcriptions of
+    the official code in scripts/make_optim_fixtures.py (which tests/optim.rs checks gpt2lab's
+    updates against), applied to a GPT2LMHeadModel with the settings of gpt2lab's
+    `benches/inference.rs::optimizer`. HF's Conv1D weights are [in, out]; the official code sees
+    nn.Linear [out, in], so hidden matrices are handed over as transposed views (in-place updates
+    land in the model). `periodic` = k: SophiaG's steps between curvature passes (the sampled-label
+    Gauss-Newton-Bartlett pass of train_sophiag.py), Conda's between SVDs of the momentum."""
+
+    def __init__(self, model, kind, lr, periodic, tokens):
+        sys.path.insert(0, str(REPO / "scripts"))
+        import make_optim_fixtures as mof
+
+        self.model, self.kind, self.k, self.tokens, self.t = model, kind, periodic, tokens, 0
+        conv = (".attn.c_attn.weight", ".attn.c_proj.weight", ".mlp.c_fc.weight", ".mlp.c_proj.weight")
+        self.views = {}  # name -> (param, transposed?)
+        for name, p in model.named_parameters():
+            n = name.removeprefix("transformer.")
+            self.views[n] = (p, n.startswith("h.") and n.endswith(conv))
+        mof.HIDDEN = [n for n, (_, tr) in self.views.items() if tr]  # the classes read this global
+        params = {n: (p.data.T if tr else p.data) for n, (p, tr) in self.views.items()}
+        if kind == "sophiag":  # SophiaConfig::default() + decay_split(0.2)
+            wd_of = {n: 0.2 if tr else 0.0 for n, (_, tr) in self.views.items()}
+            self.opt = mof.SophiaG(params, lr, (0.965, 0.99), 0.05, wd_of)
+        elif kind == "muon":  # MuonConfig::default(): Moonlight, wd 0.1 on every parameter
+            self.opt = mof.MuonMoonlight(params, lr, 0.1, 0.95, (0.9, 0.95), 1e-8)
+        elif kind == "conda":  # CondaConfig::default() with update_proj_gap = k
+            self.opt = mof.Conda(params, lr, (0.9, 0.99), 1e-8, 0.01, 0.25, periodic)
+        else:
+            raise ValueError(f"unknown optimizer {kind}")
+
+    def grads(self):
+        return {n: (p.grad.T if tr else p.grad) for n, (p, tr) in self.views.items()}
+
+    def zero_grad(self, set_to_none=True):
+        self.model.zero_grad(set_to_none=set_to_none)
+
+    def step(self):
+        if self.kind == "sophiag":
+            self.opt.step(self.grads(), bs=self.tokens)
+        else:
+            self.opt.step(self.grads())
+        self.t += 1
+
+    def wants_curvature(self):
+        return self.kind == "sophiag" and self.t % self.k == 0
+
+    def curvature_pass(self, x):
+        import torch
+
+        F = torch.nn.functional
+        self.zero_grad()
+        logits = self.model(x).logits
+        v = logits.shape[-1]
+        y = torch.multinomial(torch.softmax(logits.detach().view(-1, v), -1), 1).view(-1)
+        F.cross_entropy(logits.view(-1, v), y).backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)  # as the training step (and gpt2lab's pass)
+        self.opt.update_hessian(self.grads())
+        self.zero_grad()
+
+
 class PyWorker:
     """The reference side: transformers (prefill, decode, training) and TransformerLens (hooks)."""
 
@@ -135,8 +196,12 @@ class PyWorker:
             # gpt2lab's AdamW default: decay the block matrices only
             (decay if name.startswith("transformer.h.") and name.endswith(".weight") and ".ln_" not in name else no_decay).append(p)
         lr = c.get("lr", 1e-3)
-        opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-                                lr=lr, betas=(0.9, 0.95), eps=1e-8)
+        kind = c.get("optimizer", "adamw")
+        if kind == "adamw":
+            opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                                    lr=lr, betas=(0.9, 0.95), eps=1e-8)
+        else:
+            opt = OfficialOpt(model, kind, lr, c.get("periodic", 10), c.get("tokens", 1))
         d = c.get("dump")
         if d:
             with torch.no_grad():
@@ -157,6 +222,8 @@ class PyWorker:
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        if getattr(opt, "wants_curvature", lambda: False)():
+            opt.curvature_pass(x)  # SophiaG's sampled-label pass, inside the step as gpt2lab's Trainer does it
         lv = loss.item()
         return {"secs": self.t() - t0, "loss": lv, "grad_norm": float(gn)}
 
@@ -508,59 +575,98 @@ class Bench:
             self.row(f"decode 32+{n}", gl, ref, lim, "; ".join(nums),
                      f"[{n / gl[0]:.1f} vs {n / ref:.1f} tok/s]")
 
+    def train_runs(self, ckpt, b, t, vocab, warm, reps, burst, **init):
+        """Fresh workers on every side, the same random batches, `train_init(**init)`, then
+        `warm + reps` steps run in bursts, side order alternating. Returns the per-step replies
+        per side, each side's peak RSS and max|Δlogits| at init per gpt2lab side."""
+        sides = [self.rust(i).start() for i in range(len(self.rust_sides))] + [self.py().start()]
+        try:
+            steps = warm + reps
+            batches = []
+            for s_ in range(steps):
+                ids = rand_ids(5000 + s_, b, t + 1, vocab)
+                batches.append(([r[:-1] for r in ids], [r[1:] for r in ids]))
+            for s in sides:
+                for i, (x, y) in enumerate(batches):
+                    s.call("set_ids", key=f"x{i}", ids=x)
+                    s.call("set_ids", key=f"y{i}", ids=y)
+            dumps = {s.label: str(self.tmp / f"train{b}-{s.label}.safetensors") for s in sides}
+            for s in sides:
+                s.call("train_init", dir=str(ckpt), dump={"key": "x0", "path": dumps[s.label]}, **init)
+            d0 = [maxdiff(dumps[l], dumps[self.ref_label])["logits"] for l in self.rust_labels]
+            res = {s.label: [] for s in sides}
+            for k, i0 in enumerate(range(0, steps, burst)):
+                order = sides if k % 2 == 0 else list(reversed(sides))
+                for s in order:
+                    for i in range(i0, min(i0 + burst, steps)):
+                        res[s.label].append(s.call("train_step", x=f"x{i}", y=f"y{i}"))
+                    time.sleep(self.a.pause)
+            hwm = {s.label: s.call("rss")["hwm"] for s in sides}
+        finally:
+            for s in sides:
+                s.stop()
+        return res, hwm, d0
+
+    def tiny_train_limit(self, b, t):
+        C, L, M, V = 128, 4, 512, 512
+        mm = L * 12 * C * C + V * C
+        return 3 * b * t * (2 * mm + L * 4 * t * C) / self.peak_flops()
+
     def w3_train(self):
         self.header("3. training step, AdamW (decay on block matrices), clip 1.0 (reference: PyTorch eager, same init)")
         # warm-up steps (untimed, same on both sides): gpt2lab's tiny-model steps take ~10 steps to
         # settle (the first ones run ~20% slower while malloc's heap grows to its working set)
         for name, ckpt, b, t, vocab, reps, warm in (("124M", self.big, 4, 128, self.V, self.a.reps, 2),
                                                     ("tiny 0.9M", self.tiny, 16, 64, 512, max(self.a.reps, 10), 12)):
-            sides = [self.rust(i).start() for i in range(len(self.rust_sides))] + [self.py().start()]
-            try:
-                steps = warm + reps
-                batches = []
-                for s_ in range(steps):
-                    ids = rand_ids(5000 + s_, b, t + 1, vocab)
-                    batches.append(([r[:-1] for r in ids], [r[1:] for r in ids]))
-                for s in sides:
-                    for i, (x, y) in enumerate(batches):
-                        s.call("set_ids", key=f"x{i}", ids=x)
-                        s.call("set_ids", key=f"y{i}", ids=y)
-                dumps = {s.label: str(self.tmp / f"train{b}-{s.label}.safetensors") for s in sides}
-                for s in sides:
-                    s.call("train_init", dir=str(ckpt), dump={"key": "x0", "path": dumps[s.label]})
-                d0 = [maxdiff(dumps[l], dumps[self.ref_label])["logits"] for l in self.rust_labels]
-                res = {s.label: [] for s in sides}
-                # a training loop runs its steps back to back: each side runs `burst` consecutive
-                # steps, then the other side (order alternating). One step at a time with a pause
-                # between made gpt2lab's 43 ms tiny step take ~53 ms (cores idle → cold start).
-                burst = 5 if name.startswith("tiny") else 1
-                for k, i0 in enumerate(range(0, steps, burst)):
-                    order = sides if k % 2 == 0 else list(reversed(sides))
-                    for s in order:
-                        for i in range(i0, min(i0 + burst, steps)):
-                            res[s.label].append(s.call("train_step", x=f"x{i}", y=f"y{i}"))
-                        time.sleep(self.a.pause)
-                hwm = {s.label: s.call("rss")["hwm"] for s in sides}
-            finally:
-                for s in sides:
-                    s.stop()
+            # a training loop runs its steps back to back: each side runs `burst` consecutive
+            # steps, then the other side (order alternating). One step at a time with a pause
+            # between made gpt2lab's 43 ms tiny step take ~53 ms (cores idle → cold start).
+            burst = 5 if name.startswith("tiny") else 1
+            res, hwm, d0 = self.train_runs(ckpt, b, t, vocab, warm, reps, burst)
+            steps = warm + reps
             dloss = [max(abs(p["loss"] - q["loss"]) for p, q in zip(res[l], res[self.ref_label])) for l in self.rust_labels]
             timed = {k: v[warm:] for k, v in res.items()}
             gl = [med(timed[l]) for l in self.rust_labels]
             ref = med(timed[self.ref_label])
             # forward + backward ≈ 3 forwards of FLOPs (for the 124M shape; the tiny model uses its own sizes)
-            if name == "124M":
-                lim = 3 * self.fwd_flops(b, t) / self.peak_flops()
-            else:
-                C, L, M, V = 128, 4, 512, 512
-                mm = L * 12 * C * C + V * C
-                lim = 3 * b * t * (2 * mm + L * 4 * t * C) / self.peak_flops()
+            lim = 3 * self.fwd_flops(b, t) / self.peak_flops() if name == "124M" else self.tiny_train_limit(b, t)
             num = ("max|Δlogits| at init " + "/".join(f"{x:.1e}" for x in d0)
                    + f"; max|Δloss| over {steps} steps " + "/".join(f"{x:.1e}" for x in dloss))
             tok = b * t
             extra = ("[tokens/s " + "/".join(f"{tok / g:.0f}" for g in gl) + f" vs {tok / ref:.0f}; peak RSS "
                      + "/".join(f"{hwm[l] / 2**20:.0f}" for l in self.rust_labels) + f" vs {hwm[self.ref_label] / 2**20:.0f} MiB]")
             self.row(f"train {name} B={b} T={t}", gl, ref, lim, num, extra)
+
+    def w5_optim(self):
+        self.header("5. training step per optimizer on the tiny model (reference: PyTorch eager with the transcriptions of the "
+                    "official SophiaG/Muon/Conda code in scripts/make_optim_fixtures.py, same init and batches)")
+        b, t, k, warm, reps = 16, 64, 10, 12, max(self.a.reps, 20)
+        # learning rates of the optimizer bench's range; the step's cost does not depend on them
+        for kind, lr in (("adamw", 1e-3), ("sophiag", 3e-4), ("muon", 1e-3), ("conda", 3e-3)):
+            res, hwm, d0 = self.train_runs(self.tiny, b, t, 512, warm, reps, 5,
+                                           optimizer=kind, lr=lr, periodic=k, tokens=b * t)
+            # the periodic steps: SophiaG's curvature pass runs after steps k, 2k, … (1-based);
+            # Conda's SVD at its state steps 0, k, 2k, … (0-based)
+            periodic = {"sophiag": lambda i: (i + 1) % k == 0, "conda": lambda i: i % k == 0}.get(kind, lambda i: False)
+            plain = {l: [r for i, r in enumerate(v) if i >= warm and not periodic(i)] for l, v in res.items()}
+            per = {l: [r for i, r in enumerate(v) if i >= warm and periodic(i)] for l, v in res.items()}
+            gl = [med(plain[l]) for l in self.rust_labels]
+            ref = med(plain[self.ref_label])
+            # SophiaG's numerics before its first curvature pass only: the sampled labels come
+            # from different RNGs (Conda's SVD is deterministic: every step compares)
+            first = min([i for i in range(warm + reps) if periodic(i)] + [warm + reps]) if kind == "sophiag" else warm + reps
+            n_cmp = max(first, 1)
+            dloss = [max(abs(p["loss"] - q["loss"]) for p, q in list(zip(res[l], res[self.ref_label]))[:n_cmp]) for l in self.rust_labels]
+            num = f"max|Δlogits| at init {d0[0]:.1e}; max|Δloss| over the first {n_cmp} steps " + "/".join(f"{x:.1e}" for x in dloss)
+            extra = "[tokens/s " + "/".join(f"{b * t / g:.0f}" for g in gl) + f" vs {b * t / ref:.0f}"
+            if per[self.ref_label]:
+                pg = [med(per[l]) for l in self.rust_labels]
+                pr = med(per[self.ref_label])
+                what = "curvature-pass step" if kind == "sophiag" else "SVD step"
+                extra += (f"; {what} " + "/".join(f"{x * 1e3:.1f}" for x in pg) + f" vs {pr * 1e3:.1f} ms, i.e. +"
+                          + "/".join(f"{(x - g) / g:.0%}" for x, g in zip(pg, gl)) + f" vs +{(pr - ref) / ref:.0%} of a step once every {k}")
+            extra += "; peak RSS " + "/".join(f"{hwm[l] / 2**20:.0f}" for l in self.rust_labels) + f" vs {hwm[self.ref_label] / 2**20:.0f} MiB]"
+            self.row(f"train step {kind}, tiny 0.9M B={b} T={t}", gl, ref, self.tiny_train_limit(b, t), num, extra)
 
     def w4_interp(self, sides):
         self.header("4. interpretability (reference: TransformerLens TransformerBridge on the same weights, inference_mode)")
@@ -669,6 +775,8 @@ class Bench:
                 s.stop()
         if "3" in a.workloads:
             self.w3_train()
+        if "5" in a.workloads:
+            self.w5_optim()
         self.info["wall_s"] = time.time() - t_start
         self.finish()
 
@@ -729,7 +837,7 @@ def main():
     ap.add_argument("--rust-bin", action="append", default=[],
                     help="a benches/inference.rs executable, as PATH or LABEL=PATH; repeat for more gpt2lab columns")
     ap.add_argument("--ckpt-dir", default=str(HOME / "bench"))
-    ap.add_argument("--workloads", default="1,2,3,4")
+    ap.add_argument("--workloads", default="1,2,3,4,5", help="1 prefill, 2 decode, 3 training, 4 interpretability, 5 training step per optimizer")
     ap.add_argument("--reps", type=int, default=5, help="timed reps per workload (median); at least 5 for the table")
     ap.add_argument("--sweep-reps", type=int, default=5, help="timed reps of the patching sweep")
     ap.add_argument("--decode", default="128,512", help="new-token counts for workload 2")
