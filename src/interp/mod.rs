@@ -7,6 +7,7 @@ pub mod distribution;
 pub mod entropy_neurons;
 pub mod logit_lens;
 pub mod patching;
+pub mod sae;
 pub mod weight_processing;
 
 pub use attribution::{direct_effect, direct_logit_attribution, final_resid, head_and_mlp_components, head_results, nmae, target_logits};
