@@ -251,3 +251,28 @@ fn full_scale_hub_sae_is_a_typed_error_offline() {
     let r = Sae::from_hub("jbloom/GPT2-Small-SAEs-Reformatted", "blocks.8.hook_resid_pre");
     assert!(matches!(r, Err(Error::Hub(_))), "{:?}", r.err());
 }
+
+#[test]
+fn induction_score_of_uniform_attention_is_its_closed_form() {
+    // zero query/key weights and biases: every head attends uniformly over the causal prefix,
+    // so the score is the mean over second-copy positions q of 1/(q + 1), exactly
+    let m = tiny_model();
+    let c = m.config().n_embd;
+    let flat = m
+        .map_tensors(|name, t| {
+            if name.ends_with("attn.c_attn.weight") || name.ends_with("attn.c_attn.bias") {
+                let keep = Tensor::cat(&[Tensor::zeros(2 * c, DType::F32, &Device::Cpu)?, Tensor::ones(c, DType::F32, &Device::Cpu)?], 0)?;
+                return Ok(t.broadcast_mul(&keep)?); // stored as (C, 3C) / (3C): q | k | v columns
+            }
+            Ok(t.clone())
+        })
+        .unwrap();
+    let len = 6;
+    let s = gpt2lab::interp::induction_scores(&flat, len, 3, 0, 50, 1).unwrap();
+    let want: f32 = (len..2 * len).map(|q| 1.0 / (q as f32 + 1.0)).sum::<f32>() / len as f32;
+    let got: Vec<Vec<f32>> = s.to_vec2().unwrap();
+    assert_eq!((got.len(), got[0].len()), (2, 2));
+    assert!(got.iter().flatten().all(|v| (v - want).abs() < 1e-5), "{got:?} vs {want}");
+    assert!(matches!(gpt2lab::interp::induction_scores(&flat, 9, 1, 0, 50, 1), Err(Error::PromptTooLong { .. })));
+    assert!(matches!(gpt2lab::interp::induction_scores(&flat, 1, 1, 0, 50, 1), Err(Error::EmptyInput(_))));
+}

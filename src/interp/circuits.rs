@@ -11,7 +11,8 @@
 use candle_core::{DType, Tensor, D};
 
 use super::weight_processing::ProcessedGpt2;
-use crate::hooks::{ActivationCache, HookPoint, Intervention, Ln};
+use crate::hooks::{ActivationCache, HookPoint, HookSpec, Intervention, Ln};
+use crate::model::Gpt2;
 use crate::{Error, Result};
 
 fn layer_check(p: &ProcessedGpt2, layer: usize) -> Result<()> {
@@ -272,4 +273,48 @@ pub fn swap_attention(heads: Vec<usize>, query: usize, swaps: Vec<(usize, usize)
         }
         Tensor::from_vec(v, x.dims(), x.device())?.to_dtype(x.dtype())
     })
+}
+
+/// TransformerLens' induction score of every head, `(n_layer, n_head)`: on `batch` sequences of
+/// `len` random tokens (ids in `[lo, hi)`, seeded) repeated once, the mean attention from each
+/// position of the second copy to the token after that position's earlier occurrence (offset
+/// `len − 1` back). An induction head scores near 1; a head attending uniformly scores ~1/T.
+pub fn induction_scores(model: &Gpt2, len: usize, batch: usize, lo: u32, hi: u32, seed: u64) -> Result<Tensor> {
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+    if len < 2 || batch == 0 || hi <= lo {
+        return Err(Error::EmptyInput(format!("induction score needs len ≥ 2, batch ≥ 1 and a token range, got len {len}, batch {batch}, [{lo}, {hi})")));
+    }
+    let n_ctx = model.config().n_positions;
+    if 2 * len > n_ctx {
+        return Err(Error::PromptTooLong { len: 2 * len, n_ctx });
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut ids = Vec::with_capacity(batch * 2 * len);
+    for _ in 0..batch {
+        let r: Vec<u32> = (0..len).map(|_| rng.random_range(lo..hi)).collect();
+        ids.extend_from_slice(&r);
+        ids.extend_from_slice(&r);
+    }
+    let ids = Tensor::from_vec(ids, (batch, 2 * len), &candle_core::Device::Cpu)?;
+    let (l, h) = (model.config().n_layer, model.config().n_head);
+    let spec = (0..l).fold(HookSpec::new(), |s, i| s.capture(HookPoint::Pattern(i)));
+    let run = model.run(&ids, &spec)?;
+    let mut rows = Vec::with_capacity(l);
+    for i in 0..l {
+        let p = run.cache.get(&HookPoint::Pattern(i).to_string())?; // (B, H, T, T)
+        let t = 2 * len;
+        let flat: Vec<f32> = p.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+        let mut row = vec![0f32; h];
+        for (hd, r) in row.iter_mut().enumerate() {
+            let mut s = 0.0;
+            for b in 0..batch {
+                for q in len..t {
+                    s += flat[((b * h + hd) * t + q) * t + (q - len + 1)];
+                }
+            }
+            *r = s / (batch * len) as f32;
+        }
+        rows.push(row);
+    }
+    Ok(Tensor::new(rows, &candle_core::Device::Cpu)?)
 }
