@@ -45,7 +45,7 @@ println!("scale = {scale}: grid {:?} (d_model, layers), context {}, {} steps × 
 // %%
 let data = ts::ci_data()?;
 let probes = ts::probes(&data, 120)?;
-let story = &data.heldout_stories[0];
+let story: gpt2lab::data::Story = data.heldout_stories[0].clone();   // owned: evcxr keeps no borrowed variables between cells
 check("every sentence of a generated story is in the grammar", story.sentences.iter().all(|s| StoryGen::is_grammatical(s)), format!("{} sentences", story.sentences.len()));
 check("a scrambled sentence is not", !StoryGen::is_grammatical("Ball the gave Lily to."), "");
 let rows: Vec<Vec<String>> = story.probes.iter().take(4).map(|p| vec![format!("…{}", &p.prefix[p.prefix.len().saturating_sub(60)..]), p.answer.clone(), format!("{:?}", p.kind)]).collect();
@@ -137,9 +137,9 @@ c3
 // **Consistency, and grammar before it.** The best model of the grid, (d128, 1 layer), must answer consistency probes more than 10 points above the frequency baseline (control: its untrained twin). And grammar comes first (the paper: grammar is mastered by the smallest models, consistency needs more): at step 400 of 800, this model's grammatical fraction has reached a larger share of its final value than its probe accuracy has, by more than 0.2 (control: the same difference for the untrained model against the trained one's final values — no learning, no gap).
 
 // %%
-let best = "d128 L1";
-let vs_base: Vec<(u64, f64)> = seeds.iter().map(|&s| (s, get(&runs, s, best, "probe_accuracy") - get(&runs, s, best, "baseline_accuracy"))).collect();
-let vs_base0: f64 = worst(&seeds.iter().map(|&s| get(&runs, s, "d128 L1 untrained", "probe_accuracy") - get(&runs, s, best, "baseline_accuracy")).collect::<Vec<_>>());
+let best: String = "d128 L1".to_string();
+let vs_base: Vec<(u64, f64)> = seeds.iter().map(|&s| (s, get(&runs, s, &best, "probe_accuracy") - get(&runs, s, &best, "baseline_accuracy"))).collect();
+let vs_base0: f64 = worst(&seeds.iter().map(|&s| get(&runs, s, "d128 L1 untrained", "probe_accuracy") - get(&runs, s, &best, "baseline_accuracy")).collect::<Vec<_>>());
 let c4 = Claim::new("the best model answers consistency probes above the frequency baseline")
     .threshold("by > 0.10 (paper: one-block models write consistent stories; no number at this scale)")
     .value_name("probe accuracy − baseline, (d128, 1 layer)")
@@ -147,9 +147,10 @@ let c4 = Claim::new("the best model answers consistency probes above the frequen
     .control("the untrained (d128, 1 layer), best seed", vs_base0, vs_base0 > 0.10)
     .verify();
 let mid = format!("{best} @{}", ts::LIVE_STEPS);
-let share = |s: u64, g: &str, name: &str| get(&runs, s, g, name) / get(&runs, s, best, name);
-let first: Vec<(u64, f64)> = seeds.iter().map(|&s| (s, share(s, &mid, "grammatical") - share(s, &mid, "probe_accuracy"))).collect();
-let first0: f64 = worst(&seeds.iter().map(|&s| share(s, "d128 L1 untrained", "grammatical") - share(s, "d128 L1 untrained", "probe_accuracy")).collect::<Vec<_>>());
+// the share of the final (step-800) value that group `g` has reached
+fn share(runs: &[SeedMetrics], s: u64, g: &str, fin: &str, name: &str) -> f64 { get(runs, s, g, name) / get(runs, s, fin, name) }
+let first: Vec<(u64, f64)> = seeds.iter().map(|&s| (s, share(&runs, s, &mid, &best, "grammatical") - share(&runs, s, &mid, &best, "probe_accuracy"))).collect();
+let first0: f64 = worst(&seeds.iter().map(|&s| share(&runs, s, "d128 L1 untrained", &best, "grammatical") - share(&runs, s, "d128 L1 untrained", &best, "probe_accuracy")).collect::<Vec<_>>());
 let c5 = Claim::new("grammar is learnt before consistency: share of the final grammatical fraction − share of the final probe accuracy at step 400, (d128, 1 layer)")
     .threshold("> 0.2 (paper: grammar emerges first, consistency later)")
     .value_name("grammar share − consistency share")
