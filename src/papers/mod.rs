@@ -20,6 +20,7 @@ pub mod mission_impossible;
 pub mod wechsel;
 pub mod optim_bench;
 pub mod sophia;
+pub mod tinystories;
 
 /// The fewest seeds a committed artefact holds (the standard: every claim over at least 3).
 pub const MIN_ARTEFACT_SEEDS: usize = crate::notebook::MIN_SEEDS;
