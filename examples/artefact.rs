@@ -17,6 +17,7 @@ const PAPERS: &[(&str, &str, Writer)] = &[
     ("mission-impossible", "11 languages + 3 without positions, seeds 21/57/84 (~0.2M-parameter GPT-2s)", papers::mission_impossible::write_artefact),
     ("wechsel", "seeds 0/1/2: MiniEnglish source model, 4 starts on Lang B (WECHSEL, shuffled dictionary, random embeddings, scratch)", papers::wechsel::write_artefact),
     ("sophia", "SophiaG vs AdamW on the optimizer bench: lr sweep at seed 0, seeds 0/1/2 at the tuned lrs, official-rho control (~0.2M-parameter GPT-2s)", papers::sophia::write_artefact),
+    ("pii-leakage", "seeds 0/1/2: a public tiny GPT-2, undefended / scrubbed / DP-SGD (ε = 8) fine-tunes on a synthetic case-law corpus, extraction / reconstruction / inference attacks", papers::pii_leakage::write_artefact),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

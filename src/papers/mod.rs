@@ -19,6 +19,7 @@ pub mod layernorm_removal;
 pub mod mission_impossible;
 pub mod wechsel;
 pub mod optim_bench;
+pub mod pii_leakage;
 pub mod sophia;
 
 /// The fewest seeds a committed artefact holds (the standard: every claim over at least 3).
