@@ -316,8 +316,8 @@ pub fn inference_items(task: &PiiTask, size: usize, seed: u64) -> Result<Vec<Inf
         .collect()
 }
 
-/// The attacks and utility on one model; the row of group `name`.
-pub fn attack(
+/// Extraction and utility on one model (the cheap part of [`attack`]); the row of group `name`.
+pub fn extraction_row(
     task: &PiiTask,
     lm: &LeakageLm,
     name: &str,
@@ -347,6 +347,18 @@ pub fn attack(
     if !task.held_out.is_empty() {
         m = m.value("recall_held_out", ex.recall_of(&task.held_out)?);
     }
+    Ok(m.value("test_perplexity", perplexity(lm, &task.test)?))
+}
+
+/// The three attacks and utility on one model; the row of group `name`.
+pub fn attack(
+    task: &PiiTask,
+    lm: &LeakageLm,
+    name: &str,
+    setup: &Setup,
+    seed: u64,
+) -> Result<SeedMetrics> {
+    let mut m = extraction_row(task, lm, name, setup, seed)?;
     for &c in &setup.candidate_sizes {
         let a = inference_attack(lm, Some(&task.public), &inference_items(task, c, seed)?)?;
         m = m.value(&format!("inference_acc_{c}"), a.accuracy()).value(
@@ -366,12 +378,32 @@ pub fn attack(
     m = m
         .value("reconstruction_acc", r.accuracy())
         .value("reconstruction_candidates", nc);
-    m = m.value("test_perplexity", perplexity(lm, &task.test)?);
     Ok(m)
 }
 
-/// The undefended fine-tune and its attacks: the cheapest complete part of a seed (what the
-/// notebook re-runs live from the stored public model).
+/// The undefended fine-tune with extraction and utility only: what the notebook re-runs live
+/// from the stored public model (its numbers are a subset of [`undefended_row`]'s).
+pub fn undefended_extraction(
+    task: &PiiTask,
+    setup: &Setup,
+    seed: u64,
+) -> Result<(LeakageLm, SeedMetrics)> {
+    let (model, loss) = fine_tune(
+        &task.public.model,
+        &task.train,
+        task.public.bos,
+        setup,
+        seed,
+    )?;
+    let lm = LeakageLm {
+        model,
+        ..task.public.clone()
+    };
+    let m = extraction_row(task, &lm, "undefended", setup, seed)?.value("train_loss", loss);
+    Ok((lm, m))
+}
+
+/// The undefended fine-tune and its three attacks.
 pub fn undefended_row(
     task: &PiiTask,
     setup: &Setup,
