@@ -159,11 +159,11 @@ Panel::new().add(dup).add(inf).add(t).grid(2)
 
 // %%
 let min_seeds: usize = scale.pick(3, 1);
-let rec = |m: &str| -> Vec<(u64, f64)> { seeds.iter().map(|&s| (s, val(&rows, s, m, "extraction_recall"))).collect() };
+fn rec(rows: &[SeedMetrics], seeds: &[u64], m: &str) -> Vec<(u64, f64)> { seeds.iter().map(|&s| (s, val(rows, s, m, "extraction_recall"))).collect() }
 let c1 = Claim::new("the scrubbed model's extraction recall is exactly 0")
     .threshold("recall = 0 (brief: exact; the names never appear in its training data)")
     .value_name("scrubbed extraction recall").min_seeds(min_seeds)
-    .per_seed(&rec("scrubbed"), |r| r == 0.0)
+    .per_seed(&rec(&rows, &seeds, "scrubbed"), |r| r == 0.0)
     .control("the undefended model (seed 0)", val(&rows, seeds[0], "undefended", "extraction_recall"), val(&rows, seeds[0], "undefended", "extraction_recall") == 0.0)
     .verify();
 let target: f64 = setup.target_epsilon;
@@ -173,15 +173,15 @@ let c2 = Claim::new("the DP fine-tune's ε is within 1% below the target")
     .value_name("ε (RDP accountant, δ = 1e-5)").min_seeds(min_seeds)
     .per_seed(&eps, move |e| e <= target && e > 0.99 * target)
     .verify();
-let mut c3 = Claim::new("undefended extraction recall rises with duplication")
+let mut b3 = Claim::new("undefended extraction recall rises with duplication")
     .threshold("non-decreasing over 1, 2, 4, 8, 16 mentions and recall(16) > recall(1) (paper: duplication analysis)")
     .value_name("recall(16) − recall(1)").min_seeds(min_seeds);
 for &s in &seeds {
     let r: Vec<f64> = buckets.iter().map(|d| val(&rows, s, "undefended", &format!("recall_dup_{d}"))).collect();
     let holds = r.windows(2).all(|w| w[1] >= w[0]) && r[r.len() - 1] > r[0];
-    c3 = c3.seed_note(s, r[r.len() - 1] - r[0], holds, format!("{:?}", r.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>()));
+    b3 = b3.seed_note(s, r[r.len() - 1] - r[0], holds, format!("{:?}", r.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>()));
 }
-let c3 = c3.verify();
+let c3 = b3.verify();
 let held: Vec<(u64, f64)> = seeds.iter().map(|&s| (s, val(&rows, s, "undefended", "recall_held_out"))).collect();
 let top = *buckets.last().unwrap_or(&16);
 let top_recall: f64 = val(&rows, seeds[0], "undefended", &format!("recall_dup_{top}"));
@@ -191,26 +191,26 @@ let c4 = Claim::new("held-out names (parts seen, pairing never) do not leak from
     .per_seed(&held, |r| r <= 0.05)
     .control(format!("names with {top} training mentions (seed 0)"), top_recall, top_recall <= 0.05)
     .verify();
-let mut c5 = Claim::new("extraction recall: undefended > DP ≥ scrubbed")
+let mut b5 = Claim::new("extraction recall: undefended > DP ≥ scrubbed")
     .threshold("strict for undefended > DP (paper: DP reduces leakage), ≥ for DP vs scrubbed")
     .value_name("undefended − DP recall").min_seeds(min_seeds);
 for &s in &seeds {
     let (u, d, c) = (val(&rows, s, "undefended", "extraction_recall"), val(&rows, s, "dp", "extraction_recall"), val(&rows, s, "scrubbed", "extraction_recall"));
-    c5 = c5.seed_note(s, u - d, u > d && d >= c, format!("undefended {u:.2}, DP {d:.2}, scrubbed {c:.2}"));
+    b5 = b5.seed_note(s, u - d, u > d && d >= c, format!("undefended {u:.2}, DP {d:.2}, scrubbed {c:.2}"));
 }
-let c5 = c5.verify();
+let c5 = b5.verify();
 let cmax: usize = *setup.candidate_sizes.last().unwrap_or(&100);
 let key = format!("inference_acc_{cmax}");
 let chance: f64 = 1.0 / cmax as f64;
-let mut c6 = Claim::new(&format!("inference at |C| = {cmax}: undefended ≥ 5× chance, DP below undefended"))
+let mut b6 = Claim::new(&format!("inference at |C| = {cmax}: undefended ≥ 5× chance, DP below undefended"))
     .threshold(&format!("undefended accuracy ≥ {:.2} and DP < undefended (paper: inference succeeds on undefended models; DP reduces it)", 5.0 * chance))
     .value_name("undefended accuracy").min_seeds(min_seeds);
 for &s in &seeds {
     let (u, d) = (val(&rows, s, "undefended", &key), val(&rows, s, "dp", &key));
-    c6 = c6.seed_note(s, u, u >= 5.0 * chance && d < u, format!("DP {d:.2}"));
+    b6 = b6.seed_note(s, u, u >= 5.0 * chance && d < u, format!("DP {d:.2}"));
 }
 let public_acc: f64 = mean(&over(&rows, &seeds, "public", &key));
-let c6 = c6.control("the public model (mean over seeds)", public_acc, public_acc >= 5.0 * chance).verify();
+let c6 = b6.control("the public model (mean over seeds)", public_acc, public_acc >= 5.0 * chance).verify();
 Panel::new().add(c1).add(c2).add(c3).add(c4).add(c5).add(c6)
 
 // %% [markdown]
@@ -232,10 +232,10 @@ t
 // ## Paper vs. ours
 
 // %%
-let recall_of = |m: &str| mean_range(&over(&rows, &seeds, m, "extraction_recall"), 2);
+fn recall_of(rows: &[SeedMetrics], seeds: &[u64], m: &str) -> String { mean_range(&over(rows, seeds, m, "extraction_recall"), 2) }
 let paper_rows = vec![
-    vec!["DP-SGD (ε = 8) still leaks".into(), "≈ 3% of PII sequences (abstract)".into(), format!("DP recall {}", recall_of("dp")), "GPT-2 small on ECHR, same code (`pl::echr_task`)".into()],
-    vec!["undefended vs defences".into(), "undefended leaks most; scrubbing and DP reduce it (abstract)".into(), format!("undefended {}, DP {}, scrubbed {}", recall_of("undefended"), recall_of("dp"), recall_of("scrubbed")), "the same three fine-tunes".into()],
+    vec!["DP-SGD (ε = 8) still leaks".into(), "≈ 3% of PII sequences (abstract)".into(), format!("DP recall {}", recall_of(&rows, &seeds, "dp")), "GPT-2 small on ECHR, same code (`pl::echr_task`)".into()],
+    vec!["undefended vs defences".into(), "undefended leaks most; scrubbing and DP reduce it (abstract)".into(), format!("undefended {}, DP {}, scrubbed {}", recall_of(&rows, &seeds, "undefended"), recall_of(&rows, &seeds, "dp"), recall_of(&rows, &seeds, "scrubbed")), "the same three fine-tunes".into()],
     vec!["leakage vs duplication".into(), "more mentions, more leakage (paper's duplication analysis; figure values unverified here)".into(), buckets.iter().map(|d| format!("{d}×: {}", mean_range(&over(&rows, &seeds, "undefended", &format!("recall_dup_{d}")), 2))).collect::<Vec<_>>().join(", "), "buckets by mention count".into()],
     vec![format!("inference, |C| = {cmax}"), "succeeds on undefended models (table values unverified here)".into(), format!("undefended {}, DP {}, chance {chance:.2}", mean_range(&over(&rows, &seeds, "undefended", &key), 2), mean_range(&over(&rows, &seeds, "dp", &key), 2)), "|C| up to 500 (evaluate config)".into()],
     vec!["ε".into(), "8 (configs)".into(), mean_range(&eps.iter().map(|x| x.1).collect::<Vec<_>>(), 3), "the same accountant".into()],
