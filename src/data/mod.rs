@@ -20,6 +20,7 @@ pub mod e2e;
 pub mod mcq;
 pub mod occupations;
 pub mod pcfg;
+pub mod pii;
 pub mod perturb;
 pub mod stories;
 pub mod text_tokenizers;

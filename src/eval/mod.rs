@@ -9,6 +9,7 @@
 //! | [`impossible`] | [`perturb_languages`], [`shared_vocab`], [`train_language`], [`fit_with_checkpoints`], [`parallel_map`] |
 
 pub mod impossible;
+pub mod leakage;
 pub mod surprisal;
 
 pub use impossible::{babylm_language_data, evaluate_language, evaluate_model, fit_with_checkpoints, gpt2_vocab_with_markers, parallel_map, perturb_languages, shared_vocab, train_language, CheckpointEval, LanguageData, LanguageRun, RunConfig};

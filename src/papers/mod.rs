@@ -19,6 +19,7 @@ pub mod layernorm_removal;
 pub mod mission_impossible;
 pub mod wechsel;
 pub mod optim_bench;
+pub mod pii_leakage;
 pub mod sophia;
 pub mod tinystories;
 
