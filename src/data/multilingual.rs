@@ -13,7 +13,7 @@
 //!
 //! Documents are either running text (a few sentences) or, with probability `class_share`, a
 //! **classification block**: lines `sentence → label`, where the label says whether the
-//! sentence's first verb is past (`pa`) or present (`ne`) (transliterated in `cyr`). These make
+//! sentence has a past-tense verb (`pa`) or only present ones (`ne`) (transliterated in `cyr`). These make
 //! k-shot classification learnable in pretraining, as instruction-like data does at scale.
 //!
 //! ```
@@ -57,7 +57,7 @@ pub const ARROW: &str = " →";
 /// Label words (Latin script): past, present.
 pub const LABELS: [&str; 2] = ["pa", "ne"];
 
-/// A sentence of one language with its label (0: first verb past, 1: present).
+/// A sentence of one language with its label (0: a past-tense verb, 1: present only).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClassItem {
     pub lang: usize,
@@ -187,7 +187,7 @@ pub fn to_cyrillic(text: &str) -> String {
 }
 
 impl MultilingualGen {
-    /// The five languages of the module docs, shares 35/25/15/20/5%, a fifth of the documents
+    /// The five languages of the module docs, shares 35/25/15/20/5%, 30% of the documents
     /// classification blocks, 3 sentences (lines) a document.
     pub fn standard() -> Self {
         Self::new(
@@ -198,7 +198,7 @@ impl MultilingualGen {
                 spec("num", "numeral-heavy", LangKind::Numeral, 404, 0.20),
                 spec("low", "low-resource", LangKind::Analytic, 505, 0.05),
             ],
-            0.2,
+            0.3,
         )
         .expect("the standard languages are valid")
     }
@@ -248,9 +248,12 @@ impl MultilingualGen {
         })
     }
 
-    /// The label of a sentence: 0 when its first verb is past, 1 when present; None without a verb.
+    /// The label of a sentence: 0 when one of its verbs is in the past tense, 1 when all are
+    /// present; None without a verb.
     pub fn label(s: &Sentence) -> Option<usize> {
-        s.verbs().next().map(|(_, v)| if v.tense == Tense::Past { 0 } else { 1 })
+        let mut verbs = s.verbs().peekable();
+        verbs.peek()?;
+        Some(if verbs.any(|(_, v)| v.tense == Tense::Past) { 0 } else { 1 })
     }
 
     /// The words' parts of speech in the relexified order (adjectives after their noun).
@@ -373,24 +376,40 @@ impl MultilingualGen {
     /// probability `class_share`) a classification block.
     pub fn corpus(&self, n: usize, seed: u64) -> MultilingualCorpus {
         let mut rng = StdRng::seed_from_u64(seed);
-        let mut docs = Vec::with_capacity(n);
-        for _ in 0..n {
-            let lang = self.pick_lang(&mut rng);
-            let block = rng.random_bool(self.class_share);
-            let mut parts = vec![];
-            for _ in 0..self.sentences_per_doc {
-                let (s, label) = self.labelled_sentence(&mut rng);
-                // every generated sentence renders (the relexifier covers the whole grammar)
-                let text = self.render(lang, &s, &mut rng).unwrap_or_default();
-                parts.push(if block { self.class_line(lang, &text, label) } else { text });
-            }
-            docs.push(Doc {
-                lang,
-                text: parts.join(if block { "\n" } else { " " }),
-                block,
-            });
-        }
+        let docs = (0..n)
+            .map(|_| {
+                let lang = self.pick_lang(&mut rng);
+                self.doc(lang, &mut rng)
+            })
+            .collect();
         MultilingualCorpus { docs }
+    }
+
+    /// `n` documents of language `lang` only (running text and blocks as in [`Self::corpus`]).
+    pub fn corpus_in(&self, lang: usize, n: usize, seed: u64) -> Result<MultilingualCorpus> {
+        if lang >= self.langs.len() {
+            return Err(Error::Data(format!("language index {lang} of {}", self.langs.len())));
+        }
+        let mut rng = StdRng::seed_from_u64(seed);
+        Ok(MultilingualCorpus {
+            docs: (0..n).map(|_| self.doc(lang, &mut rng)).collect(),
+        })
+    }
+
+    fn doc(&self, lang: usize, rng: &mut StdRng) -> Doc {
+        let block = rng.random_bool(self.class_share);
+        let mut parts = vec![];
+        for _ in 0..self.sentences_per_doc {
+            let (s, label) = self.labelled_sentence(rng);
+            // every generated sentence renders (the relexifier covers the whole grammar)
+            let text = self.render(lang, &s, rng).unwrap_or_default();
+            parts.push(if block { self.class_line(lang, &text, label) } else { text });
+        }
+        Doc {
+            lang,
+            text: parts.join(if block { "\n" } else { " " }),
+            block,
+        }
     }
 
     /// `n` labelled sentences of language `lang`, half of each label, in a seeded order.
@@ -452,7 +471,7 @@ mod tests {
         assert!((counts[4] as f64 / 2000.0 - 0.05).abs() < 0.02, "{counts:?}");
         assert!((counts[0] as f64 / 2000.0 - 0.35).abs() < 0.04, "{counts:?}");
         let blocks: Vec<&Doc> = c.docs.iter().filter(|d| d.block).collect();
-        assert!((blocks.len() as f64 / 2000.0 - 0.2).abs() < 0.04);
+        assert!((blocks.len() as f64 / 2000.0 - 0.3).abs() < 0.04);
         let b = blocks.iter().find(|d| d.lang == 2).unwrap();
         assert!(b.text.lines().all(|l| l.ends_with(" → па") || l.ends_with(" → не")), "{}", b.text);
         let items = g.class_items(1, 11, 0).unwrap();
