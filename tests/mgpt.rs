@@ -224,3 +224,34 @@ fn full_scale_path_on_an_mgpt_shaped_checkpoint() {
     assert!(mgpt::load_tokenizer_dir(&dir.join("nothing")).is_err());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// One seed of the study end to end at a micro size: every row the artefact writes is there and
+/// finite, and the live row is a prefix run of the byte-level model.
+#[test]
+fn the_study_runs_end_to_end_at_micro_size() {
+    let setup = mgpt::Setup {
+        vocab_size: 300,
+        steps: 3,
+        batch_size: 2,
+        train_docs: 300,
+        val_docs: 3,
+        test_items: 4,
+        pool_items: 4,
+        ..mgpt::ci_setup()
+    };
+    let rows = mgpt::run_seed(&setup, 0, 2).unwrap();
+    let groups: Vec<&str> = rows.iter().map(|r| r.group.as_str()).collect();
+    for s in Strategy::ALL {
+        assert!(groups.contains(&mgpt::fertility_group(s).as_str()) && groups.contains(&mgpt::model_group(s).as_str()));
+    }
+    assert!(groups.contains(&mgpt::UNTRAINED_GROUP) && groups.contains(&mgpt::LIVE_GROUP));
+    assert!(rows.iter().all(|r| r.values.values().all(|v| v.is_finite())));
+    let bytes = rows.iter().find(|r| r.group == mgpt::fertility_group(Strategy::Bytes)).unwrap();
+    assert_eq!(bytes.values["vocab"], 257.0);
+    let mono = rows.iter().find(|r| r.group == mgpt::mono_group("low")).unwrap();
+    assert!(mono.values.contains_key("bpb low") && !mono.values.contains_key("bpb lat"));
+    let data = mgpt::seed_data(&setup, 0).unwrap();
+    assert!(data.test.iter().flatten().all(|i| i.text.len() <= setup.max_item_bytes));
+    let live = mgpt::live_row(&data, &setup, 0).unwrap();
+    assert_eq!(live.values.len(), 5);
+}

@@ -414,6 +414,16 @@ impl MultilingualGen {
 
     /// `n` labelled sentences of language `lang`, half of each label, in a seeded order.
     pub fn class_items(&self, lang: usize, n: usize, seed: u64) -> Result<Vec<ClassItem>> {
+        self.class_items_within(lang, n, seed, usize::MAX)
+    }
+
+    /// [`Self::class_items`] with sentences of at most `max_bytes` UTF-8 bytes (so that a
+    /// candidate fits a small model's context even byte by byte). Typed error for `max_bytes`
+    /// below 16 (almost no sentence is that short).
+    pub fn class_items_within(&self, lang: usize, n: usize, seed: u64, max_bytes: usize) -> Result<Vec<ClassItem>> {
+        if max_bytes < 16 {
+            return Err(Error::Data(format!("no sentence fits in {max_bytes} bytes")));
+        }
         if lang >= self.langs.len() {
             return Err(Error::Data(format!("language index {lang} of {}", self.langs.len())));
         }
@@ -425,12 +435,12 @@ impl MultilingualGen {
             if need[label] == 0 {
                 continue;
             }
+            let text = self.render(lang, &s, &mut rng)?;
+            if text.len() > max_bytes {
+                continue;
+            }
             need[label] -= 1;
-            out.push(ClassItem {
-                lang,
-                text: self.render(lang, &s, &mut rng)?,
-                label,
-            });
+            out.push(ClassItem { lang, text, label });
         }
         Ok(out)
     }
@@ -477,6 +487,8 @@ mod tests {
         let items = g.class_items(1, 11, 0).unwrap();
         assert_eq!(items.iter().filter(|i| i.label == 0).count(), 5);
         assert!(g.class_items(9, 2, 0).is_err());
+        assert!(g.class_items_within(0, 20, 0, 60).unwrap().iter().all(|i| i.text.len() <= 60));
+        assert!(g.class_items_within(0, 2, 0, 3).is_err());
         assert!(MultilingualGen::new(vec![], 0.1).is_err());
         assert!(MultilingualGen::new(vec![spec("x", "x", LangKind::Analytic, 1, 0.0)], 0.1).is_err());
     }

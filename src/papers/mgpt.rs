@@ -54,6 +54,10 @@ pub struct Setup {
     /// Test sentences and demonstration-pool sentences per language.
     pub test_items: usize,
     pub pool_items: usize,
+    /// Test and pool sentences have at most this many UTF-8 bytes, so that every candidate fits
+    /// the context even byte by byte (a longer one could not be scored: left truncation only
+    /// drops whole demonstrations).
+    pub max_item_bytes: usize,
 }
 
 /// The ci set-up: vocabularies of 1,024 (bytes: 257), α = 0.3; GPT-2s with 2 layers, d 64,
@@ -73,6 +77,7 @@ pub fn ci_setup() -> Setup {
         val_docs: 40,
         test_items: 60,
         pool_items: 40,
+        max_item_bytes: 100,
     }
 }
 
@@ -98,8 +103,8 @@ pub fn seed_data(setup: &Setup, seed: u64) -> Result<SeedData> {
     for l in 0..n {
         let s = 2000 + 100 * seed + l as u64;
         val.push(gen.corpus_in(l, setup.val_docs, s)?.texts());
-        test.push(gen.class_items(l, setup.test_items, s + 10_000)?);
-        pool.push(gen.class_items(l, setup.pool_items, s + 20_000)?);
+        test.push(gen.class_items_within(l, setup.test_items, s + 10_000, setup.max_item_bytes)?);
+        pool.push(gen.class_items_within(l, setup.pool_items, s + 20_000, setup.max_item_bytes)?);
     }
     Ok(SeedData {
         gen,
@@ -187,6 +192,18 @@ pub fn task(data: &SeedData, lang: usize) -> (Verbalizer, Vec<Example>, Vec<Exam
     };
     let conv = |items: &[ClassItem]| items.iter().map(|i| Example::single(i.text.clone(), i.label)).collect::<Vec<_>>();
     (v, conv(&data.test[lang]), conv(&data.pool[lang]))
+}
+
+/// The k-shot prompt for test sentence `i` of language `lang`, candidate `label` (demonstrations
+/// drawn from the balanced pool with seed 0, as [`evaluate_fewshot`] draws them).
+pub fn prompt(data: &SeedData, lang: usize, k: usize, i: usize, label: usize) -> Result<String> {
+    use crate::eval::fewshot::{balanced_pool, demonstrations};
+    let (v, test, pool) = task(data, lang);
+    let ex = test
+        .get(i)
+        .ok_or_else(|| Error::Data(format!("test sentence {i} of {}", test.len())))?;
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
+    Ok(demonstrations(&v, &balanced_pool(&pool, v.n_labels())?, k, &mut rng)? + &v.verbalize(ex, label)?)
 }
 
 /// k-shot accuracy of `model` on language `lang` (demonstrations drawn with `seed`).
@@ -502,4 +519,76 @@ pub fn exact_checks() -> Result<Vec<(String, bool, String)>> {
         format!("candidate {am}"),
     ));
     Ok(out)
+}
+
+// ------------------------------------------------------------------------------------------------
+// Reading the artefact
+
+/// `(seed, value)` of `name` in `group` for every seed of [`SEEDS`] (NaN where missing).
+pub fn values(runs: &[SeedMetrics], group: &str, name: &str) -> Vec<(u64, f64)> {
+    SEEDS
+        .iter()
+        .map(|&s| {
+            (
+                s,
+                runs.iter()
+                    .find(|r| r.seed == s && r.group == group)
+                    .and_then(|r| r.values.get(name).copied())
+                    .unwrap_or(f64::NAN),
+            )
+        })
+        .collect()
+}
+
+fn cell(v: &[(u64, f64)], digits: usize) -> String {
+    let xs: Vec<f64> = v.iter().map(|x| x.1).collect();
+    if xs.iter().all(|x| x.is_nan()) {
+        return "–".into();
+    }
+    crate::notebook::mean_range(&xs, digits)
+}
+
+/// Fertility per strategy (rows) and language (columns), mean [min, max] over seeds.
+pub fn fertility_table(runs: &[SeedMetrics]) -> Result<crate::display::Table> {
+    let codes: Vec<String> = MultilingualGen::standard().langs.iter().map(|l| l.code.clone()).collect();
+    let mut header = vec!["tokenizer".to_string(), "vocab".to_string()];
+    header.extend(codes.iter().cloned());
+    let rows = Strategy::ALL
+        .iter()
+        .map(|&s| {
+            let g = fertility_group(s);
+            let mut r = vec![s.name().to_string(), cell(&values(runs, &g, "vocab"), 0)];
+            r.extend(codes.iter().map(|c| cell(&values(runs, &g, &format!("fertility {c}")), 2)));
+            r
+        })
+        .collect();
+    let h: Vec<&str> = header.iter().map(String::as_str).collect();
+    Ok(crate::display::Table::from_rows(&h, rows)?
+        .title("fertility (tokens per word) on held-out text: mean [min, max] over seeds 0, 1, 2"))
+}
+
+/// Bits per byte per language and k-shot accuracy (mean over languages) for every model of the
+/// artefact, mean [min, max] over seeds.
+pub fn model_table(runs: &[SeedMetrics]) -> Result<crate::display::Table> {
+    let codes: Vec<String> = MultilingualGen::standard().langs.iter().map(|l| l.code.clone()).collect();
+    let mut header: Vec<String> = vec!["model".into()];
+    header.extend(codes.iter().map(|c| format!("bpb {c}")));
+    header.push("bpb mean".into());
+    header.extend(SHOTS.iter().map(|k| format!("acc k={k}")));
+    let mut groups: Vec<String> = Strategy::ALL.iter().map(|&s| model_group(s)).collect();
+    groups.extend(MONOLINGUAL.iter().map(|c| mono_group(c)));
+    groups.push(UNTRAINED_GROUP.into());
+    let rows = groups
+        .iter()
+        .map(|g| {
+            let mut r = vec![g.clone()];
+            r.extend(codes.iter().map(|c| cell(&values(runs, g, &format!("bpb {c}")), 3)));
+            r.push(cell(&values(runs, g, "bpb mean"), 3));
+            r.extend(SHOTS.iter().map(|k| cell(&values(runs, g, &format!("acc k{k}")), 3)));
+            r
+        })
+        .collect();
+    let h: Vec<&str> = header.iter().map(String::as_str).collect();
+    Ok(crate::display::Table::from_rows(&h, rows)?
+        .title("bits per byte on held-out text and k-shot accuracy (mean over the languages measured; chance 0.5): mean [min, max] over seeds 0, 1, 2"))
 }
