@@ -39,9 +39,9 @@ println!("scale = {scale}: vocabularies of {} (α = {} for the balanced one), GP
 
 // %%
 let data: mgpt::SeedData = mgpt::seed_data(&setup, mgpt::SEEDS[0])?;
-let counts = data.train.counts(data.gen.n_langs());
+let counts = data.train.counts(data.generator.n_langs());
 let mut rows = vec![];
-for (l, spec) in data.gen.langs.iter().enumerate() {
+for (l, spec) in data.generator.langs.iter().enumerate() {
     let example = data.train.docs.iter().find(|d| d.lang == l && !d.block).map(|d| d.text.split(". ").next().unwrap_or("").to_string()).unwrap_or_default();
     let block = data.train.docs.iter().find(|d| d.lang == l && d.block).map(|d| d.text.lines().next().unwrap_or("").to_string()).unwrap_or_default();
     rows.push(vec![spec.code.clone(), spec.name.clone(), format!("{:.0}%", 100.0 * counts[l] as f64 / data.train.docs.len() as f64), example, block]);

@@ -85,7 +85,7 @@ pub fn ci_setup() -> Setup {
 /// sentences and demonstration pool.
 #[derive(Clone)]
 pub struct SeedData {
-    pub gen: MultilingualGen,
+    pub generator: MultilingualGen,
     pub train: MultilingualCorpus,
     pub val: Vec<Vec<String>>,
     pub test: Vec<Vec<ClassItem>>,
@@ -94,20 +94,20 @@ pub struct SeedData {
 
 /// The data of `seed` (every part from its own stream derived from the seed).
 pub fn seed_data(setup: &Setup, seed: u64) -> Result<SeedData> {
-    let gen = MultilingualGen::standard();
-    let train = gen.corpus(setup.train_docs, 1000 + seed);
-    let n = gen.n_langs();
+    let generator = MultilingualGen::standard();
+    let train = generator.corpus(setup.train_docs, 1000 + seed);
+    let n = generator.n_langs();
     let mut val = vec![];
     let mut test = vec![];
     let mut pool = vec![];
     for l in 0..n {
         let s = 2000 + 100 * seed + l as u64;
-        val.push(gen.corpus_in(l, setup.val_docs, s)?.texts());
-        test.push(gen.class_items_within(l, setup.test_items, s + 10_000, setup.max_item_bytes)?);
-        pool.push(gen.class_items_within(l, setup.pool_items, s + 20_000, setup.max_item_bytes)?);
+        val.push(generator.corpus_in(l, setup.val_docs, s)?.texts());
+        test.push(generator.class_items_within(l, setup.test_items, s + 10_000, setup.max_item_bytes)?);
+        pool.push(generator.class_items_within(l, setup.pool_items, s + 20_000, setup.max_item_bytes)?);
     }
     Ok(SeedData {
-        gen,
+        generator,
         train,
         val,
         test,
@@ -118,10 +118,10 @@ pub fn seed_data(setup: &Setup, seed: u64) -> Result<SeedData> {
 impl SeedData {
     /// Training texts grouped by language.
     pub fn by_lang(&self) -> Vec<Vec<String>> {
-        (0..self.gen.n_langs()).map(|l| self.train.texts_of(l)).collect()
+        (0..self.generator.n_langs()).map(|l| self.train.texts_of(l)).collect()
     }
     pub fn codes(&self) -> Vec<String> {
-        self.gen.langs.iter().map(|l| l.code.clone()).collect()
+        self.generator.langs.iter().map(|l| l.code.clone()).collect()
     }
 }
 
@@ -188,7 +188,7 @@ pub fn train_model_steps(tok: &StrategyTokenizer, docs: &[String], setup: &Setup
 pub fn task(data: &SeedData, lang: usize) -> (Verbalizer, Vec<Example>, Vec<Example>) {
     let v = Verbalizer::Suffix {
         sep: crate::data::multilingual::ARROW.into(),
-        labels: data.gen.label_words(lang).to_vec(),
+        labels: data.generator.label_words(lang).to_vec(),
     };
     let conv = |items: &[ClassItem]| items.iter().map(|i| Example::single(i.text.clone(), i.label)).collect::<Vec<_>>();
     (v, conv(&data.test[lang]), conv(&data.pool[lang]))
@@ -288,7 +288,7 @@ pub fn run_strategy(data: &SeedData, setup: &Setup, strategy: Strategy, seed: u6
     f.group = fertility_group(strategy);
     f = f.value("vocab", tok.vocab_size() as f64);
     let model = train_model(&tok, &data.train.texts(), setup, seed)?;
-    let all: Vec<usize> = (0..data.gen.n_langs()).collect();
+    let all: Vec<usize> = (0..data.generator.n_langs()).collect();
     Ok(vec![f, model_row(&model, &tok, data, &model_group(strategy), &all, seed)?])
 }
 
@@ -302,7 +302,7 @@ pub fn run_seed(setup: &Setup, seed: u64, threads: usize) -> Result<Vec<SeedMetr
     }
     let pooled = tokenizer(&data, setup, Strategy::PooledBpe, seed)?;
     let monos = crate::runtime::parallel_map(MONOLINGUAL.to_vec(), threads.max(1), |code| -> Result<SeedMetrics> {
-        let l = data.gen.lang_index(code)?;
+        let l = data.generator.lang_index(code)?;
         let model = train_model(&pooled, &data.train.texts_of(l), setup, seed)?;
         model_row(&model, &pooled, &data, &mono_group(code), &[l], seed)
     });
@@ -311,7 +311,7 @@ pub fn run_seed(setup: &Setup, seed: u64, threads: usize) -> Result<Vec<SeedMetr
     }
     let cfg = Gpt2Config::tiny(pooled.vocab_size(), setup.ctx, setup.n_embd, setup.n_layer, setup.n_head);
     let untrained = Gpt2::random(cfg, seed, &Device::Cpu)?;
-    let all: Vec<usize> = (0..data.gen.n_langs()).collect();
+    let all: Vec<usize> = (0..data.generator.n_langs()).collect();
     rows.push(model_row(&untrained, &pooled, &data, UNTRAINED_GROUP, &all, seed)?);
     if seed == SEEDS[0] {
         rows.push(live_row(&data, setup, seed)?);
