@@ -16,6 +16,7 @@ const PAPERS: &[(&str, &str, Writer)] = &[
     ("contrastive-search", "generator seeds 7/1/2: 2-layer d64 GPT-2s decoded with greedy/beam/top-k/nucleus/contrastive + the α sweep", papers::contrastive_search::write_artefact),
     ("mission-impossible", "11 languages + 3 without positions, seeds 21/57/84 (~0.2M-parameter GPT-2s)", papers::mission_impossible::write_artefact),
     ("wechsel", "seeds 0/1/2: MiniEnglish source model, 4 starts on Lang B (WECHSEL, shuffled dictionary, random embeddings, scratch)", papers::wechsel::write_artefact),
+    ("mgpt", "seeds 0/1/2: 5 tokenizer strategies × multilingual tiny GPT-2s, 2 monolingual models, an untrained control (bpb, fertility, k-shot accuracy)", papers::mgpt::write_artefact),
     ("sophia", "SophiaG vs AdamW on the optimizer bench: lr sweep at seed 0, seeds 0/1/2 at the tuned lrs, official-rho control (~0.2M-parameter GPT-2s)", papers::sophia::write_artefact),
     ("tinystories", "seeds 0/1/2 × (d64 L1, d64 L4, d128 L1, d128 L2) story models, 800 steps measured at 200/400/800, + untrained twins", papers::tinystories::write_artefact),
     ("pii-leakage", "seeds 0/1/2: a public tiny GPT-2, undefended / scrubbed / DP-SGD (ε = 8) fine-tunes on a synthetic case-law corpus, extraction / reconstruction / inference attacks", papers::pii_leakage::write_artefact),

@@ -23,6 +23,9 @@ use std::path::Path;
 use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
 use tokenizers::models::TrainerWrapper;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::pre_tokenizers::digits::Digits;
+use tokenizers::pre_tokenizers::sequence::Sequence;
+use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::AddedToken;
 
 use super::TokenDataset;
@@ -52,6 +55,13 @@ impl BpeConfig {
     }
 }
 
+/// Pre-tokenization before the byte-level split (default: GPT-2's byte-level split alone).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PreTokenization {
+    /// Every digit is its own pre-token, so numbers are spelt digit by digit.
+    pub split_digits: bool,
+}
+
 /// A byte-level BPE tokenizer (a `tokenizers::Tokenizer`) with its end-of-text id.
 #[derive(Clone)]
 pub struct BpeTokenizer {
@@ -73,6 +83,15 @@ impl BpeTokenizer {
     /// smaller than the byte alphabet plus specials, and one larger than the corpus can make
     /// ([`Error::VocabTooLarge`]: BPE ran out of pairs seen `min_frequency` times).
     pub fn train_with(texts: &[String], cfg: &BpeConfig) -> Result<Self> {
+        Self::train_with_options(texts, cfg, &PreTokenization::default())
+    }
+
+    /// Trains with `cfg` and a pre-tokenization choice: with `split_digits`, the `tokenizers`
+    /// crate's `Digits(individual_digits = true)` pre-tokenizer runs before the byte-level one,
+    /// so no merge ever joins two digits (the digit-splitting strategy of multilingual
+    /// tokenizer studies; Python: `pre_tokenizers.Sequence([Digits(True), ByteLevel(False)])`).
+    /// Same typed errors as [`BpeTokenizer::train_with`].
+    pub fn train_with_options(texts: &[String], cfg: &BpeConfig, pre: &PreTokenization) -> Result<Self> {
         if texts.iter().all(|t| t.trim().is_empty()) {
             return Err(Error::EmptyInput("BPE training corpus has no text".into()));
         }
@@ -81,7 +100,15 @@ impl BpeTokenizer {
             return Err(Error::Tokenizer(format!("a byte-level BPE vocabulary holds the 256 bytes and {} special tokens: vocab_size {} < {floor}", cfg.special_tokens.len(), cfg.vocab_size)));
         }
         let mut inner = tokenizers::Tokenizer::new(BPE::default());
-        inner.with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(false)));
+        let byte_level = ByteLevel::default().add_prefix_space(false);
+        if pre.split_digits {
+            inner.with_pre_tokenizer(Some(PreTokenizerWrapper::Sequence(Sequence::new(vec![
+                PreTokenizerWrapper::Digits(Digits::new(true)),
+                PreTokenizerWrapper::ByteLevel(byte_level),
+            ]))));
+        } else {
+            inner.with_pre_tokenizer(Some(byte_level));
+        }
         inner.with_decoder(Some(ByteLevel::default()));
         let specials: Vec<AddedToken> = cfg
             .special_tokens

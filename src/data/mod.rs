@@ -18,6 +18,8 @@ pub mod corpus;
 pub mod dataset;
 pub mod e2e;
 pub mod mcq;
+pub mod multilingual;
+pub mod strategies;
 pub mod occupations;
 pub mod pcfg;
 pub mod pii;
@@ -40,3 +42,6 @@ pub use stories::{Character, Probe, ProbeKind, Role, Story, StoryArc, StoryGen, 
 pub use text_tokenizers::{CharTokenizer, OnUnknown, TextTokenizer, WordTokenizer, WordTokenizerConfig};
 pub use vocab::{CompactVocab, CompactVocabBuilder};
 pub use mcq::{GoldPolicy, McqGen, McqItem};
+pub use bpe::PreTokenization;
+pub use multilingual::{ClassItem, Doc, LangKind, LangSpec, MultilingualCorpus, MultilingualGen};
+pub use strategies::{mark_case, temperature_sample, temperature_shares, unmark_case, Strategy, StrategyConfig, StrategyTokenizer};

@@ -27,3 +27,4 @@ pub mod tinystories;
 pub const MIN_ARTEFACT_SEEDS: usize = crate::notebook::MIN_SEEDS;
 
 pub use artefact::{compare, Artefact, ArtefactWriter, Comparison, Manifest, SeedMetrics};
+pub mod mgpt;
