@@ -358,7 +358,18 @@ pub fn attack(
     setup: &Setup,
     seed: u64,
 ) -> Result<SeedMetrics> {
-    let mut m = extraction_row(task, lm, name, setup, seed)?;
+    let m = extraction_row(task, lm, name, setup, seed)?;
+    inference_and_reconstruction(task, lm, m, setup, seed)
+}
+
+/// Adds the inference (per candidate-set size) and reconstruction attacks to row `m`.
+fn inference_and_reconstruction(
+    task: &PiiTask,
+    lm: &LeakageLm,
+    mut m: SeedMetrics,
+    setup: &Setup,
+    seed: u64,
+) -> Result<SeedMetrics> {
     for &c in &setup.candidate_sizes {
         let a = inference_attack(lm, Some(&task.public), &inference_items(task, c, seed)?)?;
         m = m.value(&format!("inference_acc_{c}"), a.accuracy()).value(
@@ -375,10 +386,16 @@ pub fn attack(
         setup.top_k,
         seed,
     )?;
-    m = m
-        .value("reconstruction_acc", r.accuracy())
-        .value("reconstruction_candidates", nc);
-    Ok(m)
+    Ok(m.value("reconstruction_acc", r.accuracy())
+        .value("reconstruction_candidates", nc))
+}
+
+/// The public model with `model`'s weights (same tokenizer, BOS and detector).
+fn with_weights(task: &PiiTask, model: Gpt2) -> LeakageLm {
+    LeakageLm {
+        model,
+        ..task.public.clone()
+    }
 }
 
 /// The undefended fine-tune with extraction and utility only: what the notebook re-runs live
@@ -395,10 +412,7 @@ pub fn undefended_extraction(
         setup,
         seed,
     )?;
-    let lm = LeakageLm {
-        model,
-        ..task.public.clone()
-    };
+    let lm = with_weights(task, model);
     let m = extraction_row(task, &lm, "undefended", setup, seed)?.value("train_loss", loss);
     Ok((lm, m))
 }
@@ -409,18 +423,8 @@ pub fn undefended_row(
     setup: &Setup,
     seed: u64,
 ) -> Result<(LeakageLm, SeedMetrics)> {
-    let (model, loss) = fine_tune(
-        &task.public.model,
-        &task.train,
-        task.public.bos,
-        setup,
-        seed,
-    )?;
-    let lm = LeakageLm {
-        model,
-        ..task.public.clone()
-    };
-    let m = attack(task, &lm, "undefended", setup, seed)?.value("train_loss", loss);
+    let (lm, m) = undefended_extraction(task, setup, seed)?;
+    let m = inference_and_reconstruction(task, &lm, m, setup, seed)?;
     Ok((lm, m))
 }
 
@@ -434,16 +438,7 @@ pub fn run_task(task: &PiiTask, setup: &Setup, seed: u64) -> Result<Vec<SeedMetr
         setup,
         seed,
     )?;
-    let scrubbed = attack(
-        task,
-        &LeakageLm {
-            model: scrubbed,
-            ..task.public.clone()
-        },
-        "scrubbed",
-        setup,
-        seed,
-    )?
+    let scrubbed = attack(task, &with_weights(task, scrubbed), "scrubbed", setup, seed)?
     .value("train_loss", loss);
     let (dp, rep) = fine_tune_dp(
         &task.public.model,
@@ -452,16 +447,7 @@ pub fn run_task(task: &PiiTask, setup: &Setup, seed: u64) -> Result<Vec<SeedMetr
         setup,
         seed,
     )?;
-    let dp = attack(
-        task,
-        &LeakageLm {
-            model: dp,
-            ..task.public.clone()
-        },
-        "dp",
-        setup,
-        seed,
-    )?
+    let dp = attack(task, &with_weights(task, dp), "dp", setup, seed)?
     .value("train_loss", rep.final_loss)
     .value("epsilon", rep.epsilon)
     .value("sigma", rep.sigma)
