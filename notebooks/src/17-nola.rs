@@ -114,6 +114,10 @@ table
 
 // %%
 let t0 = std::time::Instant::now();
+// the base is loaded again in the cell that trains on it: under evcxr, tensors made in an
+// earlier cell can share autograd ids with this cell's (each cell links its own candle), which
+// mixes up gradients; a model created here has ids from one counter
+let base: Gpt2 = if scale.is_full() { Gpt2::from_pretrained_on("gpt2-medium", &Device::cuda_if_available(0)?)? } else { nola::load_base(artefact.as_ref().unwrap())? };
 let runs: Vec<SeedMetrics> = if scale.is_full() {
     let mut out = vec![SeedMetrics::new(110, nola::BASE_GROUP).value("trainable", 0.0).value("bleu", base_q.bleu).value("rouge_l", base_q.rouge_l).value("cider", base_q.cider).value("slot_error", base_q.slot_error)];
     for arm in nola::full_arms() {
@@ -126,7 +130,7 @@ let runs: Vec<SeedMetrics> = if scale.is_full() {
 } else {
     let a = artefact.as_ref().unwrap();
     println!("artefact: {} ({} files, seeds {:?}, revision {}, made by `{}`; {})", a.dir.display(), a.manifest.files.len(), a.manifest.seeds, a.manifest.git_revision, a.manifest.command, a.manifest.notes);
-    let live = parallel_map(live_arms.clone(), 2, |label| nola::run_arm(&base, &data, &nola::arm(&label)?, live_seed));
+    let live = parallel_map(live_arms.clone(), 2, |label| nola::run_arm(&base, &data, &nola::arm(&label)?, live_seed).map_err(|e| Error::Msg(format!("live re-run of {label}: {e}"))));
     for r in live {
         let c = a.check_live(&r?, 1e-4)?;
         println!("live re-run: {c}");
