@@ -81,14 +81,14 @@ impl Lexicon {
         })
     }
 
-    /// A small English lexicon of our own (24 per class, mostly one GPT-2 token each with a
+    /// A small English lexicon of our own (24 per class, most of them one GPT-2 token with a
     /// leading space, some two or three) for the full-scale stream.
     pub fn english() -> Lexicon {
         let s = |w: &str| w.split_whitespace().map(String::from).collect::<Vec<_>>();
         Lexicon {
-            adjs: s("fat old young small big red cold warm dark bright quiet loud brave calm wild tired happy angry clever gentle proud shy sharp lazy"),
-            nouns: s("rat cat dog boy girl king queen bird fish horse man woman child farmer doctor sailor baker wolf fox bear teacher student pilot singer"),
-            verbs: s("sensed saw heard liked hated found chased helped fed called kissed pushed pulled followed watched carried loved feared met taught thanked warned visited praised"),
+            adjs: s("fat old young small big red cold warm dark bright quiet loud brave calm wild tired happy angry clever gentle proud shy grumpy fearless"),
+            nouns: s("rat cat dog boy girl king queen bird fish horse man woman child farmer doctor sailor baker wolf fox bear teacher student hedgehog walrus"),
+            verbs: s("sensed saw heard liked hated found chased helped fed called kissed pushed pulled followed watched carried loved feared met taught thanked warned tickled scolded"),
         }
     }
 
