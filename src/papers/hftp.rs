@@ -265,15 +265,18 @@ pub fn metrics(seed: u64, group: &str, probes: &[Probe], final_loss: Option<f64>
 
 /// One seed at ci scale: the trained model's row (`"trained"`) and its init's (`"untrained"`).
 pub fn run_seed(seed: u64) -> Result<Vec<SeedMetrics>> {
+    Ok(run_seed_models(seed)?.0)
+}
+
+/// [`run_seed`], also returning the trained model and its random init (for further displays).
+pub fn run_seed_models(seed: u64) -> Result<(Vec<SeedMetrics>, Gpt2, Gpt2)> {
     let st = Stimuli::ci()?;
     let cfg = ci_hftp(seed);
     let (model, loss) = train(seed)?;
+    let init_model = untrained(seed)?;
     let trained = probe(&model, &st, Sizes::ci(), &cfg)?;
-    let init = probe(&untrained(seed)?, &st, Sizes::ci(), &cfg)?;
-    Ok(vec![
-        metrics(seed, "trained", &trained, Some(loss)),
-        metrics(seed, "untrained", &init, None),
-    ])
+    let init = probe(&init_model, &st, Sizes::ci(), &cfg)?;
+    Ok((vec![metrics(seed, "trained", &trained, Some(loss)), metrics(seed, "untrained", &init, None)], model, init_model))
 }
 
 /// Runs every seed of [`SEEDS`] (`threads` at a time) and writes `datasets/hftp/`.
