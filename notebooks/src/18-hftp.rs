@@ -114,7 +114,8 @@ for (name, m) in [("trained", &model), ("random init", &init)] {
     }
     panel = panel.add(c);
 }
-panel.grid(2)
+let shown = panel.grid(2);
+shown
 
 // %% [markdown]
 // ## Claims
@@ -147,7 +148,8 @@ let t2 = Claim::new("trained: the structured stream tags more neurons at 2 Hz th
     .per_seed(&vs_b, |v| v > 0.25)
     .control("the same architecture at random init (max over seeds)", init_vs_b, init_vs_b > 0.25)
     .verify();
-Panel::new().add(t1).add(t2)
+let shown = Panel::new().add(t1).add(t2);
+shown
 
 // %% [markdown]
 // ## The lexical confound
