@@ -127,7 +127,7 @@ pub fn rfft_freqs(n: usize, sample_hz: f64) -> Vec<f64> {
 /// is a whole number of periods), else the peak would leak into two bins.
 pub fn tagging_bin(freq: f64, n: usize, sample_hz: f64) -> Result<usize> {
     let k = freq * n as f64 / sample_hz;
-    if !(freq > 0.0) || freq > sample_hz / 2.0 {
+    if freq.is_nan() || freq <= 0.0 || freq > sample_hz / 2.0 {
         return Err(Error::Data(format!(
             "{freq} Hz is not between 0 and the Nyquist rate {} Hz",
             sample_hz / 2.0

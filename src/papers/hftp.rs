@@ -332,6 +332,9 @@ pub fn words_per_trial(sizes: Sizes) -> usize {
     sizes.trial_sentences * SENTENCE_LEN
 }
 
+/// A condition and its mean relative amplitude spectrum, `(Hz, amplitude)` per bin.
+pub type ConditionSpectrum = (Condition, Vec<(f64, f64)>);
+
 /// The mean relative amplitude spectrum of `layer` (raw activations) in every condition.
 pub fn spectra(
     model: &Gpt2,
@@ -339,7 +342,7 @@ pub fn spectra(
     sizes: Sizes,
     seed: u64,
     layer: usize,
-) -> Result<Vec<(Condition, Vec<(f64, f64)>)>> {
+) -> Result<Vec<ConditionSpectrum>> {
     let mut out = vec![];
     for (condition, words) in trials(stimuli, sizes, seed)? {
         let toks: Vec<Vec<Vec<u32>>> = words
