@@ -21,6 +21,7 @@ const PAPERS: &[(&str, &str, Writer)] = &[
     ("tinystories", "seeds 0/1/2 × (d64 L1, d64 L4, d128 L1, d128 L2) story models, 800 steps measured at 200/400/800, + untrained twins", papers::tinystories::write_artefact),
     ("pii-leakage", "seeds 0/1/2: a public tiny GPT-2, undefended / scrubbed / DP-SGD (ε = 8) fine-tunes on a synthetic case-law corpus, extraction / reconstruction / inference attacks", papers::pii_leakage::write_artefact),
     ("nola", "seeds 0/1/2: a 2-layer d64 GPT-2 pre-trained on E2E-like MR→text, fine-tuned to a rare phrasing with full FT, LoRA r 1/4 and NOLA r 4 × k 1–64, k 32 × r 1/8 (W_q, W_v); BLEU/ROUGE-L/CIDEr/slot error", papers::nola::write_artefact),
+    ("hftp", "seeds 0/1/2: a tiny GPT-2 trained on [Adj N][V N] streams and its random init, HFTP on structured / control-B / random-word streams (raw and lexical-residual)", papers::hftp::write_artefact),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

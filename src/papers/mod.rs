@@ -29,3 +29,4 @@ pub const MIN_ARTEFACT_SEEDS: usize = crate::notebook::MIN_SEEDS;
 pub use artefact::{compare, Artefact, ArtefactWriter, Comparison, Manifest, SeedMetrics};
 pub mod mgpt;
 pub mod nola;
+pub mod hftp;
