@@ -20,6 +20,7 @@ const PAPERS: &[(&str, &str, Writer)] = &[
     ("sophia", "SophiaG vs AdamW on the optimizer bench: lr sweep at seed 0, seeds 0/1/2 at the tuned lrs, official-rho control (~0.2M-parameter GPT-2s)", papers::sophia::write_artefact),
     ("tinystories", "seeds 0/1/2 × (d64 L1, d64 L4, d128 L1, d128 L2) story models, 800 steps measured at 200/400/800, + untrained twins", papers::tinystories::write_artefact),
     ("pii-leakage", "seeds 0/1/2: a public tiny GPT-2, undefended / scrubbed / DP-SGD (ε = 8) fine-tunes on a synthetic case-law corpus, extraction / reconstruction / inference attacks", papers::pii_leakage::write_artefact),
+    ("bias-out-of-the-box", "seeds 0/1/2: planted and null occupation worlds, a tiny GPT-2 each + an untrained twin, the paper's templates sampled, per-job logistic regressions, Gini, share MSE", papers::bias_out_of_the_box::write_artefact),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
