@@ -117,7 +117,7 @@ Panel::new().add(t).add(full).grid(2)
 // %% [markdown]
 // ## Every run
 //
-// The artefact's rows: both worlds and the untrained twin, per seed. `gender terms recovered` and `planted terms recovered` are the fractions of the *planted world's* terms that come out with the planted sign and p < 0.05 (in the null world: the same terms, which have no effect there); `terms significant` in the null world is the fraction of all its terms (all truly 0) with p < 0.05.
+// The artefact's rows: both worlds and the untrained twin, per seed. `gender terms recovered` and `planted terms recovered` are the fractions of the *planted world's* terms that come out with the planted sign and p < 0.05 (in the null world: the same terms, which have no effect there); `terms significant` (null world only) is the fraction of all its regression terms, every one truly 0, with p < 0.05.
 
 // %%
 fn row<'a>(runs: &'a [SeedMetrics], seed: u64, world: &str) -> Result<&'a SeedMetrics, Error> {
@@ -130,8 +130,8 @@ fn gini_gap(runs: &[SeedMetrics], seeds: &[u64], world: &str) -> Result<Vec<(u64
     seeds.iter().map(|&s| { let r = row(runs, s, world)?; Ok((s, r.get("gini_women")? - r.get("gini_men")?)) }).collect()
 }
 let rows: Vec<Vec<String>> = runs.iter().map(|m| vec![m.group.clone(), m.seed.to_string(), format!("{:.3}", m.values["gini_men"]), format!("{:.3}", m.values["gini_women"]),
-    format!("{:.3}", m.values["gender_recovered"]), format!("{:.3}", m.values["planted_recovered"]), format!("{:.3}", m.values["null_significant"]), format!("{:.2e}", m.values["share_mse"]), format!("{:.4}", m.values["parse_rate"])]).collect();
-let t = Table::from_rows(&["world", "seed", "Gini men", "Gini women", "gender terms recovered", "planted terms recovered", "terms significant (null terms)", "share MSE", "job found"], rows)?.title("every run");
+    format!("{:.3}", m.values["gender_recovered"]), format!("{:.3}", m.values["planted_recovered"]), if m.group == "null" { format!("{:.3}", m.values["null_significant"]) } else { "–".into() }, format!("{:.2e}", m.values["share_mse"]), format!("{:.4}", m.values["parse_rate"])]).collect();
+let t = Table::from_rows(&["world", "seed", "Gini men", "Gini women", "gender terms recovered", "planted terms recovered", "terms significant (null world)", "share MSE", "job found"], rows)?.title("every run");
 t
 
 // %% [markdown]
