@@ -110,8 +110,10 @@ let rows: Vec<Vec<String>> = gender_terms.iter().map(|t| {
     vec![t.job.clone(), t.term.clone(), format!("{:+.2}", t.coef), c.map(|c| format!("{c:+.2}")).unwrap_or("skipped".into()), p.map(|p| format!("{p:.1e}")).unwrap_or("–".into())]
 }).collect();
 let t = Table::from_rows(&["job", "term", "truth", "fitted", "p"], rows)?.title("planted gender terms, live seed");
-let cleaner: &JobRegression = live.regressions.iter().find(|r| r.job == "cleaner").ok_or(Error::Msg("no cleaner regression".into()))?;
-let full = match &cleaner.fit { Some(f) => f.table()?.title("the full regression for `cleaner`"), None => Table::from_rows(&["skipped"], vec![vec![cleaner.skipped.clone().unwrap_or_default()]])? };
+let full: Table = {
+    let cleaner: &JobRegression = live.regressions.iter().find(|r| r.job == "cleaner").ok_or(Error::Msg("no cleaner regression".into()))?;
+    match &cleaner.fit { Some(f) => f.table()?.title("the full regression for `cleaner`"), None => Table::from_rows(&["skipped"], vec![vec![cleaner.skipped.clone().unwrap_or_default()]])? }
+};
 Panel::new().add(t).add(full).grid(2)
 
 // %% [markdown]
