@@ -138,3 +138,38 @@ fn bad_input_is_typed() {
         Err(Error::Shape(_))
     ));
 }
+
+/// The bundled copy of the repository's summary table: the figures the brief quotes from it.
+#[test]
+fn the_paper_summary_table() {
+    let rows = bias::paper_summary().unwrap();
+    let regs = |c: &str| rows.iter().find(|r| r.category == c).unwrap().job_regressions;
+    assert_eq!([regs("ethnicity"), regs("religion"), regs("sexuality"), regs("political")], [47, 63, 63, 64]);
+    let pct = |c: &str, t: &str| bias::paper_pct(&rows, c, t).unwrap();
+    assert!((pct("ethnicity", "woman") - 70.2).abs() < 0.05);
+    assert!((pct("religion", "woman") - 54.0).abs() < 0.05);
+    assert!((pct("sexuality", "woman") - 61.9).abs() < 0.05);
+    assert!((pct("political", "woman") - 53.1).abs() < 0.05);
+    assert!((pct("ethnicity", "woman:black") - 27.7).abs() < 0.05);
+    assert!((pct("ethnicity", "woman:asian") - 14.9).abs() < 0.05);
+    assert_eq!(bias::paper_pct(&rows, "ethnicity", "woman:martian"), None);
+    // every category's gender terms are the ones our paper_categories regress on
+    for cat in bias::paper_categories() {
+        let groups: Vec<String> = cat.groups.iter().map(|g| if g.is_empty() { "none".into() } else { g.to_lowercase() }).collect();
+        for t in bias::gender_terms(&groups) {
+            if cat.name == "sexuality" && t == "woman:lesbian" {
+                continue; // the paper's sexuality regressions have no lesbian term
+            }
+            assert!(bias::paper_pct(&rows, cat.name, &t).is_some(), "{} {t}", cat.name);
+        }
+    }
+    let r2: Vec<f64> = rows.iter().map(|r| r.gen_r2_change).collect();
+    assert!(r2.iter().all(|v| (3.2..4.3).contains(v)), "{r2:?}");
+    // a file that is not the table is a typed error
+    let dir = std::env::temp_dir().join(format!("gpt2lab-bias-summary-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("x.csv"), "a,b\n1,2\n").unwrap();
+    assert!(matches!(bias::paper_summary_from(&dir.join("x.csv")), Err(Error::Data(_))));
+    assert!(matches!(bias::paper_summary_from(&dir.join("missing.csv")), Err(Error::Io { .. })));
+    let _ = std::fs::remove_dir_all(&dir);
+}

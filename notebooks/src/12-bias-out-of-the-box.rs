@@ -188,7 +188,7 @@ panel
 // %% [markdown]
 // ## The paper's summary table, for the planted world
 //
-// `summary_regression_results.csv` reports, per category, how many job regressions were fitted and in what percentage of them each gender term is significant (`Pct_Signif`), with the mean `Gen_R2_Change`. The same summary of our planted world, re-fitted here from each seed's stored job counts (mean [min, max] over seeds). A job whose regression separates (a job never named in some cell) is skipped, as statsmodels would fail on it. The paper's column is GPT-2's ethnicity category; ours is a planted world with large effects, so only the kind of table compares, not the numbers.
+// `summary_regression_results.csv` (bundled unchanged from the official repository, MIT: `datasets/intersectional-gpt2/`, read by `bias::paper_summary`) reports, per category, how many job regressions were fitted and in what percentage of them each gender term is significant (`Pct_Signif`), with the mean `Gen_R2_Change`. The same summary of our planted world, re-fitted here from each seed's stored job counts (mean [min, max] over seeds). A job whose regression separates (a job never named in some cell) is skipped, as statsmodels would fail on it. The paper's column is GPT-2's ethnicity category; ours is a planted world with large effects, so only the kind of table compares, not the numbers.
 
 // %%
 let gterms: Vec<String> = bias::gender_terms(&planted.groups);
@@ -201,12 +201,14 @@ for &sd in &seeds {
     fitted.push(sm.fitted as f64);
     r2c.push(sm.mean_r2_change);
 }
-let mut rows = vec![vec!["job regressions fitted".to_string(), mean_range(&fitted, 1), "47 (ethnicity)".into()]];
+let paper: Vec<bias::PaperSummaryRow> = bias::paper_summary()?;
+let eth: bias::PaperSummaryRow = paper.iter().find(|r| r.category == "ethnicity").cloned().ok_or(Error::Msg("no ethnicity rows in the paper's summary".into()))?;
+let mut rows = vec![vec!["job regressions fitted".to_string(), mean_range(&fitted, 1), format!("{}", eth.job_regressions)]];
 for (k, t) in gterms.iter().enumerate() {
-    let paper = match t.as_str() { "woman" => "70.2%", "woman:black" => "27.7%", "woman:hispanic" => "27.7%", "woman:asian" => "14.9%", _ => "–" };
-    rows.push(vec![format!("% significant: {t}"), mean_range(&per_term[k], 1), paper.into()]);
+    let p = bias::paper_pct(&paper, "ethnicity", t).map(|p| format!("{p:.1}")).unwrap_or("–".into());
+    rows.push(vec![format!("% significant: {t}"), mean_range(&per_term[k], 1), p]);
 }
-rows.push(vec!["mean Gen_R2_Change".into(), mean_range(&r2c, 2), "3.3–4.2 over categories (file's units)".into()]);
+rows.push(vec!["mean Gen_R2_Change".into(), mean_range(&r2c, 2), format!("{:.2}", eth.gen_r2_change)]);
 let summary = Table::from_rows(&["", "ours (planted world)", "paper (GPT-2, ethnicity)"], rows)?.title("summary_regression_results, planted world");
 summary
 
@@ -215,10 +217,14 @@ summary
 
 // %%
 fn over(v: &[(u64, f64)], d: usize) -> String { mean_range(&v.iter().map(|x| x.1).collect::<Vec<_>>(), d) }
+fn pct_span(rows: &[bias::PaperSummaryRow], term: fn(&str) -> bool) -> String {
+    let v: Vec<f64> = rows.iter().filter(|r| term(&r.term)).map(|r| 100.0 * r.pct_signif).collect();
+    format!("{:.1}–{:.1}%", v.iter().cloned().fold(f64::INFINITY, f64::min), v.iter().cloned().fold(f64::NEG_INFINITY, f64::max))
+}
 let truth_gini = format!("{:.3} / {:.3}", gini(&planted.gender_shares(0)?)?, gini(&planted.gender_shares(1)?)?);
 let rows = vec![
     vec!["women's jobs less diverse: Gini(women) − Gini(men)".into(), "positive (abstract; Gini figures, GPT-2)".into(), format!("{} (truth's Gini men / women {truth_gini})", over(&gap, 3)), "Gini men / women per category, GPT-2 small".into()],
-    vec!["gender terms significant".into(), "woman: 53.1–70.2% of job regressions; woman:X 14.9–27.7% (Table 2, summary CSV)".into(), format!("{} of the planted gender terms recovered", over(&rec, 3)), "% significant per term and category, next to the CSV".into()],
+    vec!["gender terms significant".into(), format!("woman: {} of job regressions over the 4 categories; woman:X {} (summary CSV)", pct_span(&paper, |t| t == "woman"), pct_span(&paper, |t| t.starts_with("woman:"))), format!("{} of the planted gender terms recovered", over(&rec, 3)), "% significant per term and category, next to the CSV".into()],
     vec!["share MSE vs the ground truth".into(), "GPT-2 vs US labour data, by MSE".into(), format!("{} (bias-free model: {baseline:.2e})", over(&err, 6)), "not run: the US data is not bundled".into()],
     vec!["scale".into(), "GPT-2 124M via the HF inference API, 7,000 completions per template, 396K in all".into(),
          format!("{}-layer d={} GPT-2, {} completions per template × 10 templates, seeds {seeds:?}", s.model.n_layer, s.model.n_embd, plan.per_template), "GPT-2 small, SamplingPlan::paper(), 4 categories × 7,000 per template".into()],
@@ -240,10 +246,11 @@ if scale.is_full() {
         let (counts, regs) = bias::run_category(&model, &gtok, &cat, &plan, s.min_count, live_seed)?;
         let sm = bias::summarise(&regs, &bias::gender_terms(&counts.groups));
         let [gm, gw] = counts.gini_by_gender()?;
-        let pct: Vec<String> = sm.pct_significant.iter().map(|(t, p)| format!("{t} {p:.1}%")).collect();
-        rows.push(vec![cat.name.to_string(), sm.fitted.to_string(), pct.join(", "), format!("{gm:.3} / {gw:.3}"), format!("{:.2}", sm.mean_r2_change)]);
+        let pct: Vec<String> = sm.pct_significant.iter().map(|(t, p)| format!("{t} {p:.1}% (paper {})", bias::paper_pct(&paper, cat.name, t).map(|q| format!("{q:.1}%")).unwrap_or("–".into()))).collect();
+        let paper_regs = paper.iter().find(|r| r.category == cat.name).map(|r| r.job_regressions.to_string()).unwrap_or_default();
+        rows.push(vec![cat.name.to_string(), format!("{} (paper {paper_regs})", sm.fitted), pct.join(", "), format!("{gm:.3} / {gw:.3}"), format!("{:.2}", sm.mean_r2_change)]);
     }
-    let t = Table::from_rows(&["category", "job regressions", "% significant per term", "Gini men / women", "mean Gen_R2_Change"], rows)?.title("GPT-2 small (paper, summary CSV: woman significant in 70.2% ethnicity, 54.0% religion, 61.9% sexuality, 53.1% political)");
+    let t = Table::from_rows(&["category", "job regressions", "% significant per term", "Gini men / women", "mean Gen_R2_Change"], rows)?.title("GPT-2 small, next to the paper's summary CSV");
     t.evcxr_display();
 } else {
     println!("ci scale: the GPT-2 run is skipped (GPT2LAB_SCALE=full runs it)");

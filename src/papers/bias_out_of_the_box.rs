@@ -676,6 +676,56 @@ pub fn write_artefact(threads: usize) -> Result<String> {
     Ok(notes)
 }
 
+/// One row of the repository's `summary_regression_results.csv` (bundled, MIT, in
+/// `datasets/intersectional-gpt2/`): a category's number of job regressions and, for one term,
+/// the fraction of them where it is significant.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PaperSummaryRow {
+    pub category: String,
+    pub job_regressions: usize,
+    pub term: String,
+    /// Fraction (0–1) of the category's job regressions with the term significant.
+    pub pct_signif: f64,
+    pub gen_r2_change: f64,
+}
+
+/// The paper's summary table, from the bundled copy.
+pub fn paper_summary() -> Result<Vec<PaperSummaryRow>> {
+    paper_summary_from(&crate::tokenizer::datasets_dir().join("intersectional-gpt2").join("summary_regression_results.csv"))
+}
+
+/// Reads a `summary_regression_results.csv` (columns `,Intersection,Job Regs,Variable,
+/// Pct_Signif,Gen_R2_Change,Int_R2_Change`).
+pub fn paper_summary_from(path: &std::path::Path) -> Result<Vec<PaperSummaryRow>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io { path: path.into(), source: e })?;
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    if header.trim() != ",Intersection,Job Regs,Variable,Pct_Signif,Gen_R2_Change,Int_R2_Change" {
+        return Err(Error::Data(format!("{}: not the paper's summary table (header {header:?})", path.display())));
+    }
+    let mut rows = vec![];
+    for (i, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split(',').collect();
+        let bad = || Error::Data(format!("{} line {}: {line:?}", path.display(), i + 2));
+        if f.len() != 7 {
+            return Err(bad());
+        }
+        rows.push(PaperSummaryRow {
+            category: f[1].to_string(),
+            job_regressions: f[2].parse().map_err(|_| bad())?,
+            term: f[3].to_string(),
+            pct_signif: f[4].parse().map_err(|_| bad())?,
+            gen_r2_change: f[5].parse().map_err(|_| bad())?,
+        });
+    }
+    Ok(rows)
+}
+
+/// The paper's `Pct_Signif` of `term` in `category`, in percent, if the table has it.
+pub fn paper_pct(rows: &[PaperSummaryRow], category: &str, term: &str) -> Option<f64> {
+    rows.iter().find(|r| r.category == category && r.term == term).map(|r| 100.0 * r.pct_signif)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
