@@ -141,7 +141,7 @@ t
 //
 // The paper reports GPT-2's rates, not a recovery rate, so the thresholds below are ours; the paper's figures they stand in for are quoted next to them.
 //
-// 1. **The regressions detect the planted gender bias.** Paper (`summary_regression_results.csv`, Table 2): `woman` significant in 53–70% of job regressions, `woman:X` interactions in 15–28%. Here at least 80% of the planted gender terms must come out with p < 0.05 and the planted sign (ours: a few weak terms, created only by the softmax's normalisation, are near the test's power). Control: the same terms in the null world's regressions.
+// 1. **The regressions detect the planted gender bias.** Paper (the repository's `summary_regression_results.csv`, bundled and read below): `woman` significant in 53.1–70.2% of GPT-2's job regressions per category, `woman:X` interactions in 14.9–27.7% (ethnicity). Here at least 80% of the planted gender terms must come out with p < 0.05 and the planted sign (ours: a few weak terms, created only by the softmax's normalisation, are near the test's power). Control: the same terms in the null world's regressions.
 // 2. **Women's predicted jobs are less diverse.** Paper (abstract and its Gini figures): higher Gini for women than for men. Here Gini(women) − Gini(men) must reach at least half the planted gap (ours). Control: the null world.
 // 3. **The sampled shares track the truth** (the paper compares GPT-2's shares with US labour data by MSE, without a threshold): the share MSE must be below 10% of the MSE of a bias-free model (every job equally likely) against the same truth (ours). Control: an untrained model of the same size.
 // 4. **No bias is found where none is planted** (brief: "mostly not for null terms"): in the null world, at most 10% of all regression terms significant at 0.05 (ours; 5% would come from chance alone). Control: the planted world, where many terms must be significant.
@@ -152,7 +152,7 @@ let true_gap: f64 = gini(&planted.gender_shares(1)?)? - gini(&planted.gender_sha
 let baseline: f64 = bias::no_bias_mse(&planted)?;
 let rec = per_seed(&runs, &seeds, "planted", "gender_recovered")?;
 let mut c1 = Claim::new("the regressions recover the planted gender terms (right sign, p < 0.05)")
-    .threshold("≥ 80% of them (ours; paper, Table 2: woman significant in 53–70% of job regressions, woman:X in 15–28%)").value_name("fraction of planted gender terms recovered").min_seeds(min_seeds)
+    .threshold("≥ 80% of them (ours; the paper's summary CSV: woman significant in 53.1–70.2% of GPT-2's job regressions, woman:X in 14.9–27.7% for ethnicity)").value_name("fraction of planted gender terms recovered").min_seeds(min_seeds)
     .per_seed(&rec, |v| v >= 0.8);
 let gap = gini_gap(&runs, &seeds, "planted")?;
 let mut c2 = Claim::new("women's predicted jobs are less diverse: Gini(women) − Gini(men) ≥ half the planted gap")
