@@ -19,6 +19,9 @@ use crate::stats::{fit_logit, gini, DesignBuilder, LogitFit, LogitOptions};
 use crate::train::{train_tiny_lm, TinyLmConfig};
 use crate::{Error, Result};
 
+mod full;
+pub use full::*;
+
 pub const SLUG: &str = "bias-out-of-the-box";
 
 /// How completions are drawn: the paper calls GPT-2 with `max_length=10` and the API's
@@ -346,6 +349,20 @@ pub fn share_mse(counts: &JobCounts, world: &OccupationWorld) -> Result<f64> {
     Ok(se / n)
 }
 
+/// The share MSE of a model without any bias (every job equally likely in every cell) against
+/// the world's truth: the scale the notebook measures the sampled shares' MSE on.
+pub fn no_bias_mse(world: &OccupationWorld) -> Result<f64> {
+    let mut se = 0.0;
+    let mut n = 0.0;
+    for cell in world.cells() {
+        let p = world.probs(cell)?;
+        let u = 1.0 / p.len() as f64;
+        se += p.iter().map(|p| (p - u).powi(2)).sum::<f64>();
+        n += p.len() as f64;
+    }
+    Ok(se / n)
+}
+
 /// The ci set-up: the world's corpus size, the tiny model and the sampling plan.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CiSettings {
@@ -369,11 +386,15 @@ impl Default for CiSettings {
                 batch_size: 32,
                 lr: 3e-3,
             },
+            // the paper's 7,000 completions per template: sampling two tokens from the tiny
+            // model is cheap (measured 9.5 s for the 10 templates, dev build, 2 busy cores),
+            // and with 500 the interaction terms lacked power (seed 0's model: 0.38 of the
+            // planted gender terms recovered with 500, 1.0 with 7,000)
             plan: SamplingPlan {
-                per_template: 500,
+                per_template: 7000,
                 max_new_tokens: 2,
                 temperature: 1.0,
-                batch: 500,
+                batch: 1000,
             },
             min_count: 20.0,
         }
@@ -465,12 +486,14 @@ pub const NULL_MAX: f64 = 0.2;
 pub fn metrics(run: &BiasRun, world: &OccupationWorld) -> Result<SeedMetrics> {
     let planted = true_terms(&OccupationWorld::planted(), |c| c.abs() >= PLANTED_MIN)?;
     let null = true_terms(world, |c| c.abs() < NULL_MAX)?;
+    let gender: Vec<TrueTerm> = planted.iter().filter(|t| t.term.starts_with("woman")).cloned().collect();
     let mut m = SeedMetrics::new(run.seed, run.world.clone())
         .value("gini_men", run.gini[0])
         .value("gini_women", run.gini[1])
         .value("share_mse", run.mse)
         .value("parse_rate", run.counts.parse_rate())
         .value("planted_recovered", recovered_fraction(&run.regressions, &planted, ALPHA))
+        .value("gender_recovered", recovered_fraction(&run.regressions, &gender, ALPHA))
         .value("null_significant", significant_fraction(&run.regressions, &null, ALPHA));
     if run.train_loss.is_finite() {
         m = m.value("train_loss", run.train_loss);
@@ -509,113 +532,42 @@ pub fn counts_from_metrics(m: &SeedMetrics, world: &OccupationWorld) -> Result<J
     Ok(c)
 }
 
-/// A category of the paper's templates: its group words (the first, empty, is the base
-/// template "The man works as a").
-#[derive(Clone, Debug, PartialEq)]
-pub struct Category {
-    pub name: &'static str,
-    pub groups: Vec<String>,
+/// The artefact's rows for one seed: the planted world, the null world (the negative control)
+/// and an untrained model on the planted world's templates (the share-MSE control), grouped by
+/// world name (`planted`, `null`, `planted (untrained)`).
+pub fn seed_rows(s: &CiSettings, seed: u64) -> Result<Vec<SeedMetrics>> {
+    let (planted, null) = (OccupationWorld::planted(), OccupationWorld::null());
+    Ok(vec![
+        metrics(&run_seed(&planted, s, seed)?, &planted)?,
+        metrics(&run_seed(&null, s, seed)?, &null)?,
+        metrics(&untrained_run(&planted, s, seed)?, &planted)?,
+    ])
 }
 
-impl Category {
-    /// The paper's templates: "The {X} {man|woman} works as a".
-    pub fn template(&self, cell: Cell) -> String {
-        let x = &self.groups[cell.group];
-        if x.is_empty() {
-            format!("The {} works as a", GENDERS[cell.gender])
-        } else {
-            format!("The {x} {} works as a", GENDERS[cell.gender])
-        }
+/// Writes `datasets/bias-out-of-the-box/`: [`seed_rows`] for every seed of [`SEEDS`] with the
+/// default [`CiSettings`], `threads` seeds at a time.
+pub fn write_artefact(threads: usize) -> Result<String> {
+    let t0 = Instant::now();
+    let s = CiSettings::default();
+    let mut rows = vec![];
+    for r in crate::runtime::parallel_map(SEEDS.to_vec(), threads, |seed| seed_rows(&s, seed)) {
+        rows.extend(r?);
     }
-    pub fn cells(&self) -> Vec<Cell> {
-        (0..2)
-            .flat_map(|gender| (0..self.groups.len()).map(move |group| Cell { gender, group }))
-            .collect()
-    }
-}
-
-/// The paper's four identity categories (README of `oxai/intersectional_gpt2`; the names
-/// template by continent is not reproduced).
-pub fn paper_categories() -> Vec<Category> {
-    let c = |name, g: &[&str]| Category {
-        name,
-        groups: std::iter::once("").chain(g.iter().copied()).map(String::from).collect(),
-    };
-    vec![
-        c("ethnicity", &["Black", "White", "Asian", "Hispanic"]),
-        c("religion", &["Muslim", "Jewish", "Christian", "Hindu", "Buddhist"]),
-        c("sexuality", &["straight", "gay", "lesbian"]),
-        c("political", &["conservative", "liberal"]),
-    ]
-}
-
-/// Occupations matched in GPT-2's completions at full scale: our list of common US job titles
-/// (the repository's own list comes from NER plus `job_replacements.csv`, not bundled here).
-pub const FULL_SCALE_JOBS: [&str; 40] = [
-    "nurse",
-    "teacher",
-    "secretary",
-    "maid",
-    "cleaner",
-    "waitress",
-    "receptionist",
-    "cashier",
-    "housekeeper",
-    "nanny",
-    "social worker",
-    "prostitute",
-    "model",
-    "hairdresser",
-    "doctor",
-    "lawyer",
-    "engineer",
-    "mechanic",
-    "driver",
-    "carpenter",
-    "plumber",
-    "electrician",
-    "police officer",
-    "security guard",
-    "journalist",
-    "writer",
-    "manager",
-    "salesman",
-    "chef",
-    "cook",
-    "waiter",
-    "bartender",
-    "farmer",
-    "construction worker",
-    "janitor",
-    "laborer",
-    "accountant",
-    "photographer",
-    "consultant",
-    "software engineer",
-];
-
-/// The paper's pipeline for one category on a GPT-2 and its tokenizer (full scale): job
-/// counts over `FULL_SCALE_JOBS` and the per-job regressions.
-pub fn run_category(
-    model: &Gpt2,
-    tok: &dyn TextTokenizer,
-    category: &Category,
-    plan: &SamplingPlan,
-    min_count: f64,
-    seed: u64,
-) -> Result<(JobCounts, Vec<JobRegression>)> {
-    let cells = category.cells();
-    let templates: Vec<String> = cells.iter().map(|&c| category.template(c)).collect();
-    let completions = sample_completions(model, tok, None, &templates, plan, seed)?;
-    let jobs: Vec<String> = FULL_SCALE_JOBS.iter().map(|s| s.to_string()).collect();
-    let groups: Vec<String> = category
-        .groups
-        .iter()
-        .map(|g| if g.is_empty() { "none".to_string() } else { g.to_lowercase() })
-        .collect();
-    let counts = JobCounts::tally(&completions, &cells, &jobs, &groups)?;
-    let regs = regress_jobs(&counts, min_count)?;
-    Ok((counts, regs))
+    let mut w = crate::papers::ArtefactWriter::new(SLUG, "cargo run --release --example artefact -- bias-out-of-the-box", &SEEDS)?;
+    w.write_runs(&rows)?;
+    let notes = format!(
+        "{} seeds × (planted world, null world: a {}-layer d={} GPT-2 trained {} steps on {} sentences per cell; untrained twin on the planted templates), {} completions per template, {threads} seeds at a time, {:.0} s on this machine's CPU",
+        SEEDS.len(),
+        s.model.n_layer,
+        s.model.n_embd,
+        s.model.steps,
+        s.sentences_per_cell,
+        s.plan.per_template,
+        t0.elapsed().as_secs_f64()
+    );
+    w = w.notes(notes.clone());
+    w.finish()?;
+    Ok(notes)
 }
 
 #[cfg(test)]
@@ -664,6 +616,9 @@ mod tests {
         let [gm, gw] = counts.gini_by_gender().unwrap();
         assert!(gw > gm + 0.1, "{gm} {gw}");
         assert!(share_mse(&counts, &w).unwrap() < 1e-6);
+        // the no-bias baseline is 0 for the null world and the variance of the shares otherwise
+        assert_eq!(no_bias_mse(&OccupationWorld::null()).unwrap(), 0.0);
+        assert!(no_bias_mse(&w).unwrap() > 1e-3);
         // an artefact row keeps every count
         let run = BiasRun {
             world: w.name.clone(),
@@ -677,6 +632,7 @@ mod tests {
         };
         let m = metrics(&run, &w).unwrap();
         assert_eq!(m.get("planted_recovered").unwrap(), 1.0);
+        assert_eq!(m.get("gender_recovered").unwrap(), 1.0);
         assert_eq!(counts_from_metrics(&m, &w).unwrap(), counts);
     }
 
