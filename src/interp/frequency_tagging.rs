@@ -446,28 +446,51 @@ impl LayerTagging {
     }
     /// Fraction of units tagged at the sentence rate (`sentence`) or the phrase rate.
     pub fn tagged(&self, sentence: bool) -> f64 {
-        let v = if sentence {
-            &self.sentence_sig
-        } else {
-            &self.phrase_sig
-        };
+        let v = self.sig(sentence);
         self.frac(|i| v[i])
     }
     /// Median peak SNR over units at one rate.
     pub fn median_snr(&self, sentence: bool) -> f64 {
-        let mut v: Vec<f64> = if sentence {
-            self.sentence_snr.clone()
+        median_finite(self.snr(sentence))
+    }
+    /// Per-unit peak SNRs at the sentence rate (`sentence`) or the phrase rate.
+    pub fn snr(&self, sentence: bool) -> &[f64] {
+        if sentence {
+            &self.sentence_snr
         } else {
-            self.phrase_snr.clone()
-        };
-        v.retain(|x| x.is_finite());
-        v.sort_by(f64::total_cmp);
-        if v.is_empty() {
-            f64::NAN
-        } else {
-            v[v.len() / 2]
+            &self.phrase_snr
         }
     }
+    /// Per-unit permutation p-values at one rate.
+    pub fn p(&self, sentence: bool) -> &[f64] {
+        if sentence {
+            &self.sentence_p
+        } else {
+            &self.phrase_p
+        }
+    }
+    /// Per-unit FDR decisions at one rate.
+    pub fn sig(&self, sentence: bool) -> &[bool] {
+        if sentence {
+            &self.sentence_sig
+        } else {
+            &self.phrase_sig
+        }
+    }
+    fn sig_mut(&mut self, sentence: bool) -> &mut Vec<bool> {
+        if sentence {
+            &mut self.sentence_sig
+        } else {
+            &mut self.phrase_sig
+        }
+    }
+}
+
+/// The median of the finite values (the upper one of an even count), NaN when none is finite.
+pub fn median_finite(values: &[f64]) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// HFTP on every layer of `acts`: trial-mean series, spectrum, permutation p-values at the
@@ -534,25 +557,12 @@ pub fn hftp(acts: &WordActivations, cfg: &HftpConfig) -> Result<Vec<LayerTagging
         });
     }
     for sentence in [true, false] {
-        let all: Vec<f64> = layers
-            .iter()
-            .flat_map(|l| {
-                if sentence {
-                    l.sentence_p.clone()
-                } else {
-                    l.phrase_p.clone()
-                }
-            })
-            .collect();
+        let all: Vec<f64> = layers.iter().flat_map(|l| l.p(sentence).to_vec()).collect();
         let rej = fdr_reject(&all, cfg.q)?;
         let mut i = 0;
         for l in layers.iter_mut() {
             let k = l.n_units();
-            if sentence {
-                l.sentence_sig = rej[i..i + k].to_vec();
-            } else {
-                l.phrase_sig = rej[i..i + k].to_vec();
-            }
+            *l.sig_mut(sentence) = rej[i..i + k].to_vec();
             i += k;
         }
     }

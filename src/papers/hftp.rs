@@ -13,7 +13,7 @@ use candle_core::Device;
 use super::artefact::{ArtefactWriter, SeedMetrics};
 use crate::data::tagging::{Condition, Lexicon, TaggingStreams, SENTENCE_LEN};
 use crate::interp::frequency_tagging::{
-    hftp, mean_spectrum, word_activations, HftpConfig, LayerTagging,
+    hftp, mean_spectrum, median_finite, word_activations, HftpConfig, LayerTagging,
 };
 use crate::model::Gpt2;
 use crate::runtime::parallel_map;
@@ -179,20 +179,12 @@ impl Probe {
     }
     /// Median peak SNR over all units at one rate.
     pub fn median_snr(&self, sentence: bool) -> f64 {
-        let mut v: Vec<f64> = self
+        let all: Vec<f64> = self
             .layers
             .iter()
-            .flat_map(|l| {
-                if sentence {
-                    l.sentence_snr.clone()
-                } else {
-                    l.phrase_snr.clone()
-                }
-            })
-            .filter(|x| x.is_finite())
+            .flat_map(|l| l.snr(sentence).to_vec())
             .collect();
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+        median_finite(&all)
     }
 }
 
@@ -276,7 +268,14 @@ pub fn run_seed_models(seed: u64) -> Result<(Vec<SeedMetrics>, Gpt2, Gpt2)> {
     let init_model = untrained(seed)?;
     let trained = probe(&model, &st, Sizes::ci(), &cfg)?;
     let init = probe(&init_model, &st, Sizes::ci(), &cfg)?;
-    Ok((vec![metrics(seed, "trained", &trained, Some(loss)), metrics(seed, "untrained", &init, None)], model, init_model))
+    Ok((
+        vec![
+            metrics(seed, "trained", &trained, Some(loss)),
+            metrics(seed, "untrained", &init, None),
+        ],
+        model,
+        init_model,
+    ))
 }
 
 /// Runs every seed of [`SEEDS`] (`threads` at a time) and writes `datasets/hftp/`.
