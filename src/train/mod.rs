@@ -12,6 +12,7 @@ pub mod ln_removal;
 pub mod metrics;
 pub mod muon;
 pub mod optim;
+mod fused_adamw;
 pub mod params;
 pub mod rdp;
 pub mod schedule;

@@ -74,7 +74,10 @@ impl Default for AdamWConfig {
 pub struct AdamW {
     pub cfg: AdamWConfig,
     t: usize,
-    moments: HashMap<String, (Tensor, Tensor)>,
+    moments: HashMap<String, Moments>,
+    /// Take the fused one-pass update ([`super::fused_adamw`]) where it applies (f32 on the
+    /// CPU); false forces the tensor-op path (same numbers, bit for bit; for tests and A/B).
+    fused: bool,
     /// Per-group weight decay and lr scale (None: `cfg.weight_decay` on the `decay` params).
     groups: Option<ParamGroups>,
     group_cache: GroupCache,
@@ -82,12 +85,42 @@ pub struct AdamW {
 
 impl AdamW {
     pub fn new(cfg: AdamWConfig) -> Self {
-        AdamW { cfg, t: 0, moments: HashMap::new(), groups: None, group_cache: GroupCache::default() }
+        AdamW { cfg, t: 0, moments: HashMap::new(), fused: true, groups: None, group_cache: GroupCache::default() }
     }
     /// AdamW with parameter groups: each group's weight decay replaces `cfg.weight_decay`
     /// (and `decay_all`), its learning rate is `lr · lr_scale`.
     pub fn with_groups(cfg: AdamWConfig, groups: ParamGroups) -> Self {
         AdamW { groups: Some(groups), ..Self::new(cfg) }
+    }
+    /// The same optimizer on the unfused tensor-op path (every op allocates; for A/B runs).
+    pub fn unfused(mut self) -> Self {
+        self.fused = false;
+        self
+    }
+}
+
+/// AdamW's moments: host vectors for the fused CPU step, tensors for the tensor-op path.
+enum Moments {
+    Host { m: Vec<f32>, v: Vec<f32>, shape: candle_core::Shape },
+    Tensors(Tensor, Tensor),
+}
+
+impl Moments {
+    fn into_host(self) -> Result<(Vec<f32>, Vec<f32>)> {
+        Ok(match self {
+            Moments::Host { m, v, .. } => (m, v),
+            Moments::Tensors(m, v) => (m.flatten_all()?.to_dtype(candle_core::DType::F32)?.to_vec1()?, v.flatten_all()?.to_dtype(candle_core::DType::F32)?.to_vec1()?),
+        })
+    }
+    /// As tensors shaped like `like` (copies out of the host vectors).
+    fn into_tensors(self, like: &Tensor) -> Result<(Tensor, Tensor)> {
+        Ok(match self {
+            Moments::Tensors(m, v) => (m, v),
+            Moments::Host { m, v, .. } => {
+                let t = |x: Vec<f32>| Tensor::from_vec(x, like.shape(), like.device())?.to_dtype(like.dtype());
+                (t(m)?, t(v)?)
+            }
+        })
     }
 }
 
@@ -105,15 +138,26 @@ impl Optimizer for AdamW {
             // moments (kept across steps) do not chain every step's graph together.
             let Some(g) = grads.get(p.var.as_tensor()).map(|g| g.detach()) else { continue };
             let g = &g;
-            let (m, v) = match self.moments.get(&p.name) {
-                Some((m, v)) => (m.clone(), v.clone()),
+            let default_wd = if c.decay_all || p.decay { c.weight_decay } else { 0.0 };
+            let (wd, lr_scale) = self.group_cache.settings(self.groups.as_ref(), params, p, default_wd)?;
+            let lr = c.lr * lr_scale;
+            let theta = p.var.as_tensor();
+            if self.fused && super::fused_adamw::eligible(theta, g) {
+                let (mut m, mut v) = match self.moments.remove(&p.name) {
+                    Some(state) => state.into_host()?,
+                    None => (vec![0f32; g.elem_count()], vec![0f32; g.elem_count()]),
+                };
+                let coeffs = super::fused_adamw::Coeffs::new(c.beta1, c.beta2, c.eps, lr, wd, bc1, bc2);
+                super::fused_adamw::step(coeffs, theta, g, &mut m, &mut v)?;
+                self.moments.insert(p.name.clone(), Moments::Host { m, v, shape: g.shape().clone() });
+                continue;
+            }
+            let (m, v) = match self.moments.remove(&p.name) {
+                Some(state) => state.into_tensors(g)?,
                 None => (g.zeros_like()?, g.zeros_like()?),
             };
             let m = ((m * c.beta1)? + (g * (1.0 - c.beta1))?)?;
             let v = ((v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
-            let default_wd = if c.decay_all || p.decay { c.weight_decay } else { 0.0 };
-            let (wd, lr_scale) = self.group_cache.settings(self.groups.as_ref(), params, p, default_wd)?;
-            let lr = c.lr * lr_scale;
             let mut theta = p.var.as_tensor().detach();
             if wd != 0.0 {
                 theta = (theta * (1.0 - lr * wd))?;
@@ -121,7 +165,7 @@ impl Optimizer for AdamW {
             let denom = ((v.clone() / bc2)?.sqrt()? + c.eps)?;
             let update = ((m.clone() / bc1)? / denom)?;
             p.var.set(&(theta - (update * lr)?)?)?;
-            self.moments.insert(p.name.clone(), (m, v));
+            self.moments.insert(p.name.clone(), Moments::Tensors(m, v));
         }
         Ok(())
     }
@@ -135,9 +179,17 @@ impl Optimizer for AdamW {
 
     fn state(&self) -> (usize, Vec<(String, Tensor)>) {
         let mut v = vec![];
-        for (n, (m, s)) in &self.moments {
-            v.push((format!("{n}.exp_avg"), m.clone()));
-            v.push((format!("{n}.exp_avg_sq"), s.clone()));
+        for (n, state) in &self.moments {
+            let (m, s) = match state {
+                Moments::Tensors(m, s) => (m.clone(), s.clone()),
+                // Copies: the host vectors change in place at the next step.
+                Moments::Host { m, v: s, shape } => {
+                    let t = |x: &[f32]| Tensor::from_slice(x, shape, &candle_core::Device::Cpu).expect("moments hold one value per element of their shape");
+                    (t(m), t(s))
+                }
+            };
+            v.push((format!("{n}.exp_avg"), m));
+            v.push((format!("{n}.exp_avg_sq"), s));
         }
         v.sort_by(|a, b| a.0.cmp(&b.0));
         (self.t, v)
@@ -145,7 +197,7 @@ impl Optimizer for AdamW {
 
     fn load_state(&mut self, step: usize, state: &HashMap<String, Tensor>) -> Result<()> {
         self.t = step;
-        self.moments = state_pairs(state, "exp_avg", "exp_avg_sq")?.into_iter().map(|(n, m, s)| (n, (m, s))).collect();
+        self.moments = state_pairs(state, "exp_avg", "exp_avg_sq")?.into_iter().map(|(n, m, s)| (n, Moments::Tensors(m, s))).collect();
         Ok(())
     }
 }
@@ -238,6 +290,67 @@ pub fn clip_grad_norm(params: &[Param], grads: &mut GradStore, max_norm: f64) ->
 mod tests {
     use super::*;
     use candle_core::Device;
+
+    /// The fused CPU step against the tensor-op path: same parameters and moments bit for bit,
+    /// over steps with and without decay, a learning-rate change, a checkpoint round trip and
+    /// a parameter large enough to split over threads.
+    #[test]
+    fn fused_adamw_is_bit_identical_to_the_tensor_path() {
+        use candle_core::{DType, Var};
+        let dev = Device::Cpu;
+        let shapes: [(&str, &[usize], bool); 3] = [("h.0.mlp.c_fc.weight", &[96, 512], true), ("h.0.ln_1.bias", &[96], false), ("wte.weight", &[7, 5], false)];
+        let make = || -> Vec<Param> {
+            shapes
+                .iter()
+                .enumerate()
+                .map(|(i, (n, s, d))| {
+                    let t = Tensor::arange(0f32, s.iter().product::<usize>() as f32, &dev).unwrap().reshape(*s).unwrap();
+                    let t = ((t * (0.37 + i as f64)).unwrap().sin().unwrap() * 0.5).unwrap();
+                    Param { name: n.to_string(), var: Var::from_tensor(&t).unwrap(), decay: *d }
+                })
+                .collect()
+        };
+        let (pa, pb) = (make(), make());
+        let cfg = AdamWConfig { lr: 3e-2, weight_decay: 0.1, ..Default::default() };
+        let mut fused = AdamW::new(cfg.clone());
+        let mut plain = AdamW::new(cfg).unfused();
+        // A loss whose gradient changes with the parameters: Σ sin(3θ)·θ².
+        let grads = |ps: &[Param]| {
+            let mut loss = Tensor::zeros((), DType::F32, &dev).unwrap();
+            for p in ps {
+                let t = p.var.as_tensor();
+                loss = (loss + (t.affine(3.0, 0.0).unwrap().sin().unwrap() * t.sqr().unwrap()).unwrap().sum_all().unwrap()).unwrap();
+            }
+            loss.backward().unwrap()
+        };
+        let bits = |ps: &[Param]| -> Vec<u32> { ps.iter().flat_map(|p| p.var.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap()).map(f32::to_bits).collect() };
+        for step in 0..6 {
+            if step == 3 {
+                fused.set_learning_rate(1e-2);
+                plain.set_learning_rate(1e-2);
+                // A checkpoint round trip on the fused side.
+                let (t, state) = fused.state();
+                let state: HashMap<String, Tensor> = state.into_iter().collect();
+                assert_eq!(state["h.0.mlp.c_fc.weight.exp_avg"].dims(), &[96, 512]);
+                let mut again = AdamW::new(fused.cfg.clone());
+                again.load_state(t, &state).unwrap();
+                fused = again;
+            }
+            fused.step(&pa, &grads(&pa)).unwrap();
+            plain.step(&pb, &grads(&pb)).unwrap();
+            assert_eq!(bits(&pa), bits(&pb), "parameters differ after step {step}");
+        }
+        let (sa, sb) = (fused.state().1, plain.state().1);
+        assert_eq!(sa.len(), sb.len());
+        for ((na, a), (nb, b)) in sa.iter().zip(&sb) {
+            assert_eq!(na, nb);
+            assert_eq!(a.dims(), b.dims());
+            let (a, b) = (a.flatten_all().unwrap().to_vec1::<f32>().unwrap(), b.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+            assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "{na} differs");
+        }
+        // Moved params: something happened.
+        assert_ne!(bits(&pa), bits(&make()));
+    }
 
     #[test]
     fn state_pairs_reads_back_every_pair_and_refuses_a_missing_partner() {
