@@ -138,6 +138,7 @@ fn paper_parameter_counts() {
         resolve_targets(cfg, &ac.targets).unwrap().iter().map(|s| match ac.method {
             Method::Lora => { let (i, o) = s.dims(cfg); ac.r * (i + o) }
             Method::Nola { num_basis, .. } => 2 * num_basis,
+            Method::Hut => { let (i, o) = s.dims(cfg); ac.r * (i + o) }
         }).sum()
     };
     let (m, l) = (gpt2lab::model::Gpt2Config::gpt2_medium(), gpt2lab::model::Gpt2Config::gpt2_large());

@@ -34,6 +34,8 @@ pub enum Method {
     Lora,
     /// `num_basis` (k) random basis matrices per factor, drawn from `basis_seed`.
     Nola { num_basis: usize, basis_seed: u64 },
+    /// HUT ([`super::hut`]): W' = W₀ ⊙ (1 + (α/r)·B·A), A and B trained as LoRA's.
+    Hut,
 }
 
 /// What to adapt and how.
@@ -56,6 +58,9 @@ impl AdapterConfig {
     }
     pub fn nola(r: usize, alpha: f64, num_basis: usize, basis_seed: u64, targets: &[&str]) -> AdapterConfig {
         AdapterConfig { method: Method::Nola { num_basis, basis_seed }, ..Self::lora(r, alpha, targets) }
+    }
+    pub fn hut(r: usize, alpha: f64, targets: &[&str]) -> AdapterConfig {
+        AdapterConfig { method: Method::Hut, ..Self::lora(r, alpha, targets) }
     }
     pub fn with_dropout(mut self, p: f64) -> AdapterConfig {
         self.dropout = p;
@@ -84,6 +89,7 @@ impl AdapterConfig {
         match self.method {
             Method::Lora => format!("LoRA r={}", self.r),
             Method::Nola { num_basis, .. } => format!("NOLA r={} k={num_basis}", self.r),
+            Method::Hut => format!("HUT r={}", self.r),
         }
     }
 }
@@ -126,6 +132,9 @@ fn stream(seed: u64, site: &Site, factor: u64) -> SplitMix64 {
 pub enum Factors {
     Lora { a: Var, b: Var },
     Nola { coef_a: Var, coef_b: Var, a0: Tensor, basis: Option<(Tensor, Tensor)> },
+    /// HUT's factors and the site's frozen W₀ `[d_in, d_out]` (kept so that ΔW = s·W₀ ⊙ B·A
+    /// uses W₀ also after a merge has changed the base).
+    Hut { a: Var, b: Var, w0: Tensor },
 }
 
 /// One adapted matrix.
@@ -171,6 +180,11 @@ impl Adapter {
                         a0,
                         basis: None,
                     }
+                }
+                Method::Hut => {
+                    let a = Tensor::from_vec(stream(seed, &site, 1).uniform(cfg.r * d_in, bound), (cfg.r, d_in), &dev)?;
+                    let w0 = super::hut::site_w0(base, &site)?;
+                    Factors::Hut { a: Var::from_tensor(&a)?, b: Var::zeros((d_out, cfg.r), DType::F32, &dev)?, w0 }
                 }
             };
             out.push(SiteAdapter { site, d_in, d_out, factors });
@@ -226,6 +240,10 @@ impl Adapter {
                     v.push(Param { name: format!("{n}.nola_coef_A"), var: coef_a.clone(), decay: false });
                     v.push(Param { name: format!("{n}.nola_coef_B"), var: coef_b.clone(), decay: false });
                 }
+                Factors::Hut { a, b, .. } => {
+                    v.push(Param { name: format!("{n}.hut_A"), var: a.clone(), decay: false });
+                    v.push(Param { name: format!("{n}.hut_B"), var: b.clone(), decay: false });
+                }
             }
         }
         v
@@ -242,6 +260,7 @@ impl Adapter {
         let r = self.cfg.r;
         match &s.factors {
             Factors::Lora { a, b } => Ok((a.as_tensor().clone(), b.as_tensor().clone())),
+            Factors::Hut { a, b, .. } => Ok((a.as_tensor().clone(), b.as_tensor().clone())),
             Factors::Nola { coef_a, coef_b, a0, basis } => {
                 let owned;
                 let (ba, bb) = match basis {
@@ -265,6 +284,9 @@ impl Adapter {
             Some(m) => a.broadcast_mul(m)?,
             None => a,
         };
+        if let Factors::Hut { w0, .. } = &self.sites[i].factors {
+            return super::hut::hut_delta(w0, &a, &b, self.cfg.scale());
+        }
         Ok((a.t()?.matmul(&b.t()?)? * self.cfg.scale())?)
     }
 

@@ -55,6 +55,10 @@ impl Adapter {
             cfg["num_basis"] = num_basis.into();
             cfg["basis_seed"] = basis_seed.into();
         }
+        if c.method == Method::Hut {
+            // no PEFT format exists for HUT: PEFT's layout with its own type and tensor names
+            cfg["peft_type"] = "HUT".into();
+        }
         let text = serde_json::to_string_pretty(&cfg).map_err(|e| Error::Msg(e.to_string()))?;
         write_atomic(&dir.join(CONFIG_FILE), text.as_bytes())?;
         let mut tensors = vec![];
@@ -68,6 +72,10 @@ impl Adapter {
                 Factors::Nola { coef_a, coef_b, .. } => {
                     tensors.push((format!("{n}.nola_coef_A"), coef_a.as_tensor().detach()));
                     tensors.push((format!("{n}.nola_coef_B"), coef_b.as_tensor().detach()));
+                }
+                Factors::Hut { a, b, .. } => {
+                    tensors.push((format!("{n}.hut_A.weight"), a.as_tensor().detach()));
+                    tensors.push((format!("{n}.hut_B.weight"), b.as_tensor().detach()));
                 }
             }
         }
@@ -108,6 +116,7 @@ impl Adapter {
                 num_basis: v["num_basis"].as_u64().ok_or_else(|| bad("NOLA adapter without `num_basis`".into()))? as usize,
                 basis_seed: v["basis_seed"].as_u64().ok_or_else(|| bad("NOLA adapter without `basis_seed`".into()))?,
             },
+            "HUT" => Method::Hut,
             other => return Err(Error::Unsupported(format!("peft_type {other:?} (gpt2lab loads LORA and NOLA)"))),
         };
         let cfg = AdapterConfig { method, r, alpha, targets, dropout };
@@ -161,6 +170,12 @@ impl Adapter {
                         basis: None,
                     }
                 }
+                // W₀ is the base's own weight (HUT's update multiplies it)
+                Method::Hut => Factors::Hut {
+                    a: Var::from_tensor(&take(format!("{n}.hut_A.weight"), &[cfg.r, d_in])?)?,
+                    b: Var::from_tensor(&take(format!("{n}.hut_B.weight"), &[d_out, cfg.r])?)?,
+                    w0: super::hut::site_w0(base, &site)?,
+                },
             };
             out.push(SiteAdapter { site, d_in, d_out, factors });
         }
