@@ -61,6 +61,8 @@ fn optimizer(cmd: &Value, lr: f64) -> R<Box<dyn Optimizer>> {
     let k = cmd.get("periodic").and_then(Value::as_u64).unwrap_or(10) as usize;
     let tokens = cmd.get("tokens").and_then(Value::as_u64).unwrap_or(1) as usize;
     Ok(match cmd.get("optimizer").and_then(Value::as_str).unwrap_or("adamw") {
+        // GPT2LAB_BENCH_UNFUSED=1: AdamW on the tensor-op path, for A/B runs of the fused step.
+        "adamw" if std::env::var_os("GPT2LAB_BENCH_UNFUSED").is_some() => Box::new(AdamW::new(AdamWConfig { lr, ..AdamWConfig::default() }).unfused()),
         "adamw" => Box::new(AdamW::new(AdamWConfig { lr, ..AdamWConfig::default() })),
         "sophiag" => Box::new(SophiaG::with_groups(
             SophiaConfig { lr, tokens_per_step: tokens, hessian_every: k, ..SophiaConfig::default() },
