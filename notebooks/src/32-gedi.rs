@@ -132,7 +132,13 @@ Panel::new().add(t).add(ch).grid(2)
 // %%
 let min_seeds: usize = scale.pick(3, 1);
 let exact = per_seed(&runs, &seeds, "omega0_exact")?;
-let c1 = Claim::new("ω = 0 (no filter, no penalty) reproduces the base greedy decoder token for token").threshold("all rows identical (exact)").value_name("fraction of identical rows").min_seeds(min_seeds).per_seed(&exact, |v| v == 1.0);
+// negative control (live seed): the guided decoder at the repository's settings is not the base decoder
+let plain: Vec<Vec<u32>> = ps.iter().map(|p| p.0.clone()).collect();
+let guided = gedi_generate(&live.models.base, &live.models.guide, &plain, &[world.topic_code(1)?], &GediConfig::paper(s.new_tokens))?;
+let greedy = live.models.base.generate_batch(&plain, &GenerateConfig::greedy(s.new_tokens), &HookSpec::new(), None)?;
+let same = guided.tokens.iter().zip(&greedy).filter(|(a, b)| a == b).count() as f64 / plain.len() as f64;
+let c1 = Claim::new("ω = 0 (no filter, no penalty) reproduces the base greedy decoder token for token").threshold("all rows identical (exact)").value_name("fraction of identical rows").min_seeds(min_seeds).per_seed(&exact, |v| v == 1.0)
+    .control("GeDi at ω = 30 with filter and penalty (live seed, target science)", same, same == 1.0);
 let err = per_seed(&runs, &seeds, "posterior_max_abs_err")?;
 let c2 = Claim::new("the batched Bayes-rule posterior equals brute-force re-scoring of each candidate").threshold("max |Δ log P| < 1e-4 over the vocabulary, 3 steps (fp)").value_name("max abs difference").min_seeds(min_seeds).per_seed(&err, |v| v < 1e-4);
 let calls = per_seed(&runs, &seeds, "guide_calls_per_base_call")?;
