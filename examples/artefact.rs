@@ -24,6 +24,7 @@ const PAPERS: &[(&str, &str, Writer)] = &[
     ("hftp", "seeds 0/1/2: a tiny GPT-2 trained on [Adj N][V N] streams and its random init, HFTP on structured / control-B / random-word streams (raw and lexical-residual)", papers::hftp::write_artefact),
     ("bias-out-of-the-box", "seeds 0/1/2: planted and null occupation worlds, a tiny GPT-2 each + an untrained twin, the paper's templates sampled, per-job logistic regressions, Gini, share MSE", papers::bias_out_of_the_box::write_artefact),
     ("hut", "seeds 0/1/2: NOLA's pre-trained E2E-like base fine-tuned to a rare phrasing with full FT, LoRA r 1/4 and HUT r 1/4 (W_q, W_v, equal counts at equal r); BLEU/ROUGE-L/CIDEr/slot error", papers::hut::write_artefact),
+    ("gedi", "seeds 0/1/2: a tiny base LM and a tiny CC-LM guide (GeDi loss, λ 0.8) on a 4-topic synthetic world; base, keyword prompt, CC-LM alone and GeDi ω 0/5/15/30 decodings scored by the oracle, the guide, base-LM ppl, distinct-2; timings", papers::gedi::write_artefact),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

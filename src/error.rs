@@ -118,6 +118,12 @@ pub enum Error {
     /// A design matrix whose normal equations cannot be solved (an all-zero or collinear column).
     #[error("singular design matrix: {0}")]
     SingularDesign(String),
+    /// A GeDi guide that cannot steer this base model (different vocabulary, bad class codes).
+    #[error("GeDi guide mismatch: {0}")]
+    GuideMismatch(String),
+    /// A guided-decoding setting out of range (negative or non-finite ω, filter_p or target_p outside [0, 1]).
+    #[error("invalid guided-decoding config: {0}")]
+    GuidedDecoding(String),
 }
 
 fn suggest(near: &[String]) -> String {

@@ -146,3 +146,4 @@ impl Gpt2 {
         Ok(lp.gather(&tgt, D::Minus1)?.squeeze(1)?.to_vec1::<f32>()?)
     }
 }
+pub mod gedi;

@@ -31,3 +31,4 @@ pub mod mgpt;
 pub mod nola;
 pub mod hftp;
 pub mod hut;
+pub mod gedi;

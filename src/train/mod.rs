@@ -30,3 +30,4 @@ pub use sophia::{SophiaConfig, SophiaG};
 pub use conda::{Conda, CondaConfig};
 pub use muon::{newton_schulz5, Muon, MuonConfig, MuonVariant};
 pub use tiny::{train_tiny_lm, TinyLmConfig};
+pub mod cclm;
