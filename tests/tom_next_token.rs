@@ -14,11 +14,17 @@ use gpt2lab::Error;
 #[test]
 fn full_scale_path_on_a_random_gpt2_layout_checkpoint() {
     let dir = std::env::temp_dir().join(format!("gpt2lab-tom-full-{}", std::process::id()));
-    Gpt2::random(Gpt2Config::tiny(50257, 160, 16, 1, 2), 0, &Device::Cpu).unwrap().save_pretrained(&dir).unwrap();
+    Gpt2::random(Gpt2Config::tiny(50257, 160, 16, 1, 2), 0, &Device::Cpu)
+        .unwrap()
+        .save_pretrained(&dir)
+        .unwrap();
     let model = Gpt2::from_dir(&dir).unwrap();
     let tok = Gpt2Tokenizer::gpt2().unwrap();
     // every container's first GPT-2 token is its own, so first-token comparisons are well defined
-    let mut firsts: Vec<u32> = CONTAINERS.iter().map(|c| tom::answer_token(&tok, c).unwrap()).collect();
+    let mut firsts: Vec<u32> = CONTAINERS
+        .iter()
+        .map(|c| tom::answer_token(&tok, c).unwrap())
+        .collect();
     firsts.sort();
     firsts.dedup();
     assert_eq!(firsts.len(), CONTAINERS.len());
@@ -26,13 +32,24 @@ fn full_scale_path_on_a_random_gpt2_layout_checkpoint() {
     assert_eq!(scores.len(), 3 * tom::INFILL_LEVELS.len() * 3);
     // the paper's policy: a prompt longer than the context is skipped and counted, never truncated
     for s in &scores {
-        assert_eq!(s.logits.is_none(), s.n_tokens > 160, "{} tokens", s.n_tokens);
+        assert_eq!(
+            s.logits.is_none(),
+            s.n_tokens > 160,
+            "{} tokens",
+            s.n_tokens
+        );
         if let Some(l) = &s.logits {
             assert_eq!(l.len(), 50257);
         }
     }
-    assert!(scores.iter().filter(|s| s.infills == 64).all(|s| s.logits.is_none()));
-    assert!(scores.iter().filter(|s| s.infills == 0).all(|s| s.logits.is_some()));
+    assert!(scores
+        .iter()
+        .filter(|s| s.infills == 64)
+        .all(|s| s.logits.is_none()));
+    assert!(scores
+        .iter()
+        .filter(|s| s.infills == 0)
+        .all(|s| s.logits.is_some()));
     let m = tom::metrics(0, "gpt2", &scores, None).unwrap();
     assert_eq!(m.get("skipped/k64").unwrap(), 9.0);
     assert!(m.get("greedy_acc/all/k64").is_err()); // nothing scored at 64: no accuracy, not a 0
@@ -85,12 +102,28 @@ fn summaries_match_an_independent_computation() {
             pi += p_of(p.inconsistent);
         }
         assert_eq!(s.n as f64, n);
-        assert!((s.p_consistent - pc / n).abs() < 1e-9 && (s.p_inconsistent - pi / n).abs() < 1e-9, "T {t} k {k:?}");
+        assert!(
+            (s.p_consistent - pc / n).abs() < 1e-9 && (s.p_inconsistent - pi / n).abs() < 1e-9,
+            "T {t} k {k:?}"
+        );
     }
     // a summary's greedy accuracy does not depend on T (the paper's chosen token is the argmax)
-    let g: Vec<f64> = tom::TEMPERATURES.iter().map(|&t| tom::summarise(&scores, tom::Select::default(), t, None).unwrap().greedy_acc).collect();
+    let g: Vec<f64> = tom::TEMPERATURES
+        .iter()
+        .map(|&t| {
+            tom::summarise(&scores, tom::Select::default(), t, None)
+                .unwrap()
+                .greedy_acc
+        })
+        .collect();
     assert!(g.windows(2).all(|w| w[0] == w[1]), "{g:?}");
-    let kinds = tom::summarise(&scores, tom::Select::order(Order::Zero).kind(BeliefKind::State), 1.0, None).unwrap();
+    let kinds = tom::summarise(
+        &scores,
+        tom::Select::order(Order::Zero).kind(BeliefKind::State),
+        1.0,
+        None,
+    )
+    .unwrap();
     assert_eq!(kinds.n, 16);
     let d = NextTokenDist::new(scores[0].logits.as_ref().unwrap(), 1.0, None).unwrap();
     assert!((d.probs.iter().sum::<f64>() - 1.0).abs() < 1e-9);
@@ -100,15 +133,38 @@ fn summaries_match_an_independent_computation() {
 fn bad_input_is_typed() {
     let tok = tom::tokenizer();
     let model = tom::untrained(0).unwrap();
-    assert!(matches!(tom::score(&model, &tok, None, &[], 4), Err(Error::EmptyInput(_))));
+    assert!(matches!(
+        tom::score(&model, &tok, None, &[], 4),
+        Err(Error::EmptyInput(_))
+    ));
     let prompts = tom::eval_prompts(0, TomConfig::ci(), 2, &[0]).unwrap();
     let scores = tom::score(&model, &tok, Some(0), &prompts, 4).unwrap();
     // no prompt with 16 infills was scored
-    assert!(matches!(tom::summarise(&scores, tom::Select::default().infills(16), 1.0, None), Err(Error::EmptyInput(_))));
+    assert!(matches!(
+        tom::summarise(&scores, tom::Select::default().infills(16), 1.0, None),
+        Err(Error::EmptyInput(_))
+    ));
     assert!(tom::summarise(&scores, tom::Select::default(), -1.0, None).is_err());
     // a tokenizer that does not know the containers maps them all to <unk>: a typed error, not a
     // comparison of <unk> with itself
-    let blind = WordTokenizer::fit("Sally Anne enters the room", &WordTokenizerConfig::default());
-    assert!(matches!(tom::score(&model, &blind, None, &prompts, 4), Err(Error::Tokenizer(_))));
-    assert!(matches!(tom::eval_prompts(0, TomConfig { n_agents: 1, ..TomConfig::ci() }, 2, &[0]), Err(Error::ConfigField { .. })));
+    let blind = WordTokenizer::fit(
+        "Sally Anne enters the room",
+        &WordTokenizerConfig::default(),
+    );
+    assert!(matches!(
+        tom::score(&model, &blind, None, &prompts, 4),
+        Err(Error::Tokenizer(_))
+    ));
+    assert!(matches!(
+        tom::eval_prompts(
+            0,
+            TomConfig {
+                n_agents: 1,
+                ..TomConfig::ci()
+            },
+            2,
+            &[0]
+        ),
+        Err(Error::ConfigField { .. })
+    ));
 }

@@ -20,11 +20,15 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use crate::{Error, Result};
 
 /// Agents' names (single words).
-pub const NAMES: [&str; 8] = ["Sally", "Anne", "Liam", "Kaylee", "Omar", "Mia", "Noah", "Zoe"];
+pub const NAMES: [&str; 8] = [
+    "Sally", "Anne", "Liam", "Kaylee", "Omar", "Mia", "Noah", "Zoe",
+];
 /// Objects.
 pub const OBJECTS: [&str; 6] = ["apple", "ball", "key", "coin", "letter", "watch"];
 /// Containers: the locations a question's next token names.
-pub const CONTAINERS: [&str; 8] = ["basket", "box", "drawer", "cupboard", "bag", "chest", "suitcase", "bucket"];
+pub const CONTAINERS: [&str; 8] = [
+    "basket", "box", "drawer", "cupboard", "bag", "chest", "suitcase", "bucket",
+];
 /// Neutral infill sentences (no agent, object or container in them).
 pub const INFILLS: [&str; 8] = [
     "The lights flicker.",
@@ -43,9 +47,15 @@ pub enum Event {
     Enter(usize),
     Leave(usize),
     /// The first placement of the object.
-    Put { agent: usize, container: usize },
+    Put {
+        agent: usize,
+        container: usize,
+    },
     /// The object goes from where it is to another container.
-    Move { agent: usize, container: usize },
+    Move {
+        agent: usize,
+        container: usize,
+    },
     /// A neutral sentence: changes nothing.
     Infill(usize),
 }
@@ -113,37 +123,75 @@ impl TomStory {
     /// The story as text, one sentence per event.
     pub fn text(&self) -> Result<String> {
         let name = |a: usize| -> Result<&str> {
-            let i = *self.agents.get(a).ok_or_else(|| Error::Data(format!("ToM story: agent {a} of {}", self.agents.len())))?;
-            NAMES.get(i).copied().ok_or_else(|| Error::Data(format!("ToM story: name {i} of {}", NAMES.len())))
+            let i = *self.agents.get(a).ok_or_else(|| {
+                Error::Data(format!("ToM story: agent {a} of {}", self.agents.len()))
+            })?;
+            NAMES
+                .get(i)
+                .copied()
+                .ok_or_else(|| Error::Data(format!("ToM story: name {i} of {}", NAMES.len())))
         };
-        let cont = |c: usize| CONTAINERS.get(c).copied().ok_or_else(|| Error::Data(format!("ToM story: container {c} of {}", CONTAINERS.len())));
+        let cont = |c: usize| {
+            CONTAINERS.get(c).copied().ok_or_else(|| {
+                Error::Data(format!("ToM story: container {c} of {}", CONTAINERS.len()))
+            })
+        };
         let obj = self.object_name()?;
         let mut s = Vec::with_capacity(self.events.len());
         for e in &self.events {
             s.push(match *e {
                 Event::Enter(a) => format!("{} enters the room.", name(a)?),
                 Event::Leave(a) => format!("{} leaves the room.", name(a)?),
-                Event::Put { agent, container } => format!("{} puts the {obj} in the {}.", name(agent)?, cont(container)?),
-                Event::Move { agent, container } => format!("{} moves the {obj} to the {}.", name(agent)?, cont(container)?),
-                Event::Infill(i) => INFILLS.get(i).ok_or_else(|| Error::Data(format!("ToM story: infill {i} of {}", INFILLS.len())))?.to_string(),
+                Event::Put { agent, container } => format!(
+                    "{} puts the {obj} in the {}.",
+                    name(agent)?,
+                    cont(container)?
+                ),
+                Event::Move { agent, container } => format!(
+                    "{} moves the {obj} to the {}.",
+                    name(agent)?,
+                    cont(container)?
+                ),
+                Event::Infill(i) => INFILLS
+                    .get(i)
+                    .ok_or_else(|| {
+                        Error::Data(format!("ToM story: infill {i} of {}", INFILLS.len()))
+                    })?
+                    .to_string(),
             });
         }
         Ok(s.join(" "))
     }
 
     pub fn object_name(&self) -> Result<&'static str> {
-        OBJECTS.get(self.object).copied().ok_or_else(|| Error::Data(format!("ToM story: object {} of {}", self.object, OBJECTS.len())))
+        OBJECTS.get(self.object).copied().ok_or_else(|| {
+            Error::Data(format!(
+                "ToM story: object {} of {}",
+                self.object,
+                OBJECTS.len()
+            ))
+        })
     }
 
     /// The question's text, ending before the location.
     pub fn question_text(&self, q: Question) -> Result<String> {
-        let name = |a: usize| self.agents.get(a).and_then(|&i| NAMES.get(i)).copied().ok_or_else(|| Error::Data(format!("ToM question: no agent {a}")));
+        let name = |a: usize| {
+            self.agents
+                .get(a)
+                .and_then(|&i| NAMES.get(i))
+                .copied()
+                .ok_or_else(|| Error::Data(format!("ToM question: no agent {a}")))
+        };
         let obj = self.object_name()?;
         Ok(match q {
             Question::Start => format!("In the beginning the {obj} was in the"),
             Question::Now => format!("Now the {obj} is in the"),
             Question::First { agent } => format!("{} will look for the {obj} in the", name(agent)?),
-            Question::Second { thinker, agent } => format!("{} thinks that {} will look for the {obj} in the", name(thinker)?, name(agent)?),
+            Question::Second { thinker, agent } => format!(
+                "{} thinks that {} will look for the {obj} in the",
+                name(thinker)?,
+                name(agent)?
+            ),
         })
     }
 
@@ -163,14 +211,23 @@ impl TomStory {
         let mut events = self.events.clone();
         for _ in 0..k {
             let at = rng.random_range(1..=events.len().max(1));
-            events.insert(at.min(events.len()), Event::Infill(rng.random_range(0..INFILLS.len())));
+            events.insert(
+                at.min(events.len()),
+                Event::Infill(rng.random_range(0..INFILLS.len())),
+            );
         }
-        TomStory { events, ..self.clone() }
+        TomStory {
+            events,
+            ..self.clone()
+        }
     }
 
     /// Number of infill sentences.
     pub fn n_infills(&self) -> usize {
-        self.events.iter().filter(|e| matches!(e, Event::Infill(_))).count()
+        self.events
+            .iter()
+            .filter(|e| matches!(e, Event::Infill(_)))
+            .count()
     }
 }
 
@@ -195,16 +252,26 @@ impl BeliefTracker {
     /// A room with `n_agents` agents, none of them in it yet.
     pub fn new(n_agents: usize) -> Result<BeliefTracker> {
         if n_agents == 0 {
-            return Err(Error::Data("ToM tracker: a story needs at least one agent".into()));
+            return Err(Error::Data(
+                "ToM tracker: a story needs at least one agent".into(),
+            ));
         }
-        Ok(BeliefTracker { present: vec![false; n_agents], history: vec![], belief: vec![None; n_agents], belief2: vec![vec![None; n_agents]; n_agents] })
+        Ok(BeliefTracker {
+            present: vec![false; n_agents],
+            history: vec![],
+            belief: vec![None; n_agents],
+            belief2: vec![vec![None; n_agents]; n_agents],
+        })
     }
 
     fn agent(&self, a: usize) -> Result<usize> {
         if a < self.present.len() {
             Ok(a)
         } else {
-            Err(Error::Data(format!("ToM tracker: agent {a} of {}", self.present.len())))
+            Err(Error::Data(format!(
+                "ToM tracker: agent {a} of {}",
+                self.present.len()
+            )))
         }
     }
 
@@ -224,27 +291,43 @@ impl BeliefTracker {
             Event::Enter(a) => {
                 let a = self.agent(a)?;
                 if self.present[a] {
-                    return Err(Error::Data(format!("ToM tracker: agent {a} enters but is already in the room")));
+                    return Err(Error::Data(format!(
+                        "ToM tracker: agent {a} enters but is already in the room"
+                    )));
                 }
                 self.present[a] = true;
             }
             Event::Leave(a) => {
                 let a = self.agent(a)?;
                 if !self.present[a] {
-                    return Err(Error::Data(format!("ToM tracker: agent {a} leaves but is not in the room")));
+                    return Err(Error::Data(format!(
+                        "ToM tracker: agent {a} leaves but is not in the room"
+                    )));
                 }
                 self.present[a] = false;
             }
             Event::Put { agent, container } | Event::Move { agent, container } => {
                 let a = self.agent(agent)?;
                 if !self.present[a] {
-                    return Err(Error::Data(format!("ToM tracker: agent {a} handles the object from outside the room")));
+                    return Err(Error::Data(format!(
+                        "ToM tracker: agent {a} handles the object from outside the room"
+                    )));
                 }
                 let is_put = matches!(e, Event::Put { .. });
                 match (is_put, self.location()) {
-                    (true, Some(_)) => return Err(Error::Data("ToM tracker: the object is put twice".into())),
-                    (false, None) => return Err(Error::Data("ToM tracker: the object is moved before it is put".into())),
-                    (false, Some(c)) if c == container => return Err(Error::Data(format!("ToM tracker: the object is moved to where it is ({c})"))),
+                    (true, Some(_)) => {
+                        return Err(Error::Data("ToM tracker: the object is put twice".into()))
+                    }
+                    (false, None) => {
+                        return Err(Error::Data(
+                            "ToM tracker: the object is moved before it is put".into(),
+                        ))
+                    }
+                    (false, Some(c)) if c == container => {
+                        return Err(Error::Data(format!(
+                            "ToM tracker: the object is moved to where it is ({c})"
+                        )))
+                    }
                     _ => {}
                 }
                 self.history.push(container);
@@ -263,7 +346,9 @@ impl BeliefTracker {
 
     /// The gold (belief-consistent) container for `q`.
     pub fn answer(&self, q: Question) -> Result<usize> {
-        let none = || Error::Data(format!("ToM tracker: {q:?} has no answer (the object was never put, or the agent never saw it)"));
+        let none = || {
+            Error::Data(format!("ToM tracker: {q:?} has no answer (the object was never put, or the agent never saw it)"))
+        };
         match q {
             Question::Start => self.history.first().copied().ok_or_else(none),
             Question::Now => self.location().ok_or_else(none),
@@ -271,7 +356,9 @@ impl BeliefTracker {
             Question::Second { thinker, agent } => {
                 let (t, a) = (self.agent(thinker)?, self.agent(agent)?);
                 if t == a {
-                    return Err(Error::Data("ToM tracker: a second-order question needs two different agents".into()));
+                    return Err(Error::Data(
+                        "ToM tracker: a second-order question needs two different agents".into(),
+                    ));
                 }
                 self.belief2[t][a].ok_or_else(none)
             }
@@ -283,12 +370,16 @@ impl BeliefTracker {
     /// gold is where it is now; where it is now when the gold is a past one). Needs a move.
     pub fn alternative(&self, q: Question) -> Result<usize> {
         let gold = self.answer(q)?;
-        let now = self.location().ok_or_else(|| Error::Data("ToM tracker: the object was never put".into()))?;
+        let now = self
+            .location()
+            .ok_or_else(|| Error::Data("ToM tracker: the object was never put".into()))?;
         if gold != now {
             return Ok(now);
         }
         if self.history.len() < 2 {
-            return Err(Error::Data("ToM tracker: a story without a move has no belief-inconsistent location".into()));
+            return Err(Error::Data(
+                "ToM tracker: a story without a move has no belief-inconsistent location".into(),
+            ));
         }
         Ok(self.history[self.history.len() - 2])
     }
@@ -320,16 +411,35 @@ pub struct TomConfig {
 impl TomConfig {
     /// The ci world: three agents, one move (the classic false-belief story with a bystander).
     pub fn ci() -> TomConfig {
-        TomConfig { n_agents: 3, n_moves: 1, p_change: 0.75, p_return: 0.5 }
+        TomConfig {
+            n_agents: 3,
+            n_moves: 1,
+            p_change: 0.75,
+            p_return: 0.5,
+        }
     }
 
     pub fn validate(&self) -> Result<()> {
-        let field = |field: &'static str, msg: String| Error::ConfigField { path: "TomConfig".into(), field, msg };
+        let field = |field: &'static str, msg: String| Error::ConfigField {
+            path: "TomConfig".into(),
+            field,
+            msg,
+        };
         if !(2..=NAMES.len()).contains(&self.n_agents) {
-            return Err(field("n_agents", format!("is {}; needs 2..={}", self.n_agents, NAMES.len())));
+            return Err(field(
+                "n_agents",
+                format!("is {}; needs 2..={}", self.n_agents, NAMES.len()),
+            ));
         }
         if !(1..CONTAINERS.len()).contains(&self.n_moves) {
-            return Err(field("n_moves", format!("is {}; needs 1..={} (every move goes to an unused container)", self.n_moves, CONTAINERS.len() - 1)));
+            return Err(field(
+                "n_moves",
+                format!(
+                    "is {}; needs 1..={} (every move goes to an unused container)",
+                    self.n_moves,
+                    CONTAINERS.len() - 1
+                ),
+            ));
         }
         for (f, p) in [("p_change", self.p_change), ("p_return", self.p_return)] {
             if !(0.0..=1.0).contains(&p) {
@@ -350,7 +460,10 @@ pub struct TomWorld {
 impl TomWorld {
     pub fn new(config: TomConfig, seed: u64) -> Result<TomWorld> {
         config.validate()?;
-        Ok(TomWorld { config, rng: StdRng::seed_from_u64(seed) })
+        Ok(TomWorld {
+            config,
+            rng: StdRng::seed_from_u64(seed),
+        })
     }
 
     fn pick(&mut self, from: &[usize]) -> usize {
@@ -375,7 +488,10 @@ impl TomWorld {
         let mut events: Vec<Event> = (0..c.n_agents).map(Event::Enter).collect();
         let all: Vec<usize> = (0..c.n_agents).collect();
         let putter = self.pick(&all);
-        events.push(Event::Put { agent: putter, container: conts[0] });
+        events.push(Event::Put {
+            agent: putter,
+            container: conts[0],
+        });
         for m in 1..=c.n_moves {
             if self.rng.random_bool(c.p_change) {
                 let away: Vec<usize> = all.iter().copied().filter(|&a| !present[a]).collect();
@@ -392,14 +508,21 @@ impl TomWorld {
             }
             let here: Vec<usize> = all.iter().copied().filter(|&a| present[a]).collect();
             let mover = self.pick(&here);
-            events.push(Event::Move { agent: mover, container: conts[m] });
+            events.push(Event::Move {
+                agent: mover,
+                container: conts[m],
+            });
         }
         let away: Vec<usize> = all.iter().copied().filter(|&a| !present[a]).collect();
         if !away.is_empty() && self.rng.random_bool(c.p_return) {
             let a = self.pick(&away);
             events.push(Event::Enter(a));
         }
-        TomStory { agents, object, events }
+        TomStory {
+            agents,
+            object,
+            events,
+        }
     }
 
     /// A question of `order` about `story`: for belief orders, a false-belief question with
@@ -410,7 +533,13 @@ impl TomWorld {
         let candidates: Vec<Question> = match order {
             Order::Zero => vec![Question::Start, Question::Now],
             Order::First => (0..n).map(|agent| Question::First { agent }).collect(),
-            Order::Second => (0..n).flat_map(|thinker| (0..n).filter(move |&a| a != thinker).map(move |agent| Question::Second { thinker, agent })).collect(),
+            Order::Second => (0..n)
+                .flat_map(|thinker| {
+                    (0..n)
+                        .filter(move |&a| a != thinker)
+                        .map(move |agent| Question::Second { thinker, agent })
+                })
+                .collect(),
         };
         let mut fb = vec![];
         let mut other = vec![];
@@ -424,9 +553,16 @@ impl TomWorld {
                 other.push(q)
             }
         }
-        let pool = if !fb.is_empty() && (other.is_empty() || self.rng.random_bool(0.5)) { fb } else { other };
+        let pool = if !fb.is_empty() && (other.is_empty() || self.rng.random_bool(0.5)) {
+            fb
+        } else {
+            other
+        };
         if pool.is_empty() {
-            return Err(Error::Data(format!("ToM world: the story has no answerable {} question", order.name())));
+            return Err(Error::Data(format!(
+                "ToM world: the story has no answerable {} question",
+                order.name()
+            )));
         }
         Ok(pool[self.rng.random_range(0..pool.len())])
     }
@@ -512,7 +648,21 @@ mod tests {
         TomStory {
             agents: vec![0, 1, 2],
             object: 0,
-            events: vec![Enter(0), Enter(1), Enter(2), Put { agent: 0, container: 0 }, Leave(0), Move { agent: 1, container: 1 }, Enter(0)],
+            events: vec![
+                Enter(0),
+                Enter(1),
+                Enter(2),
+                Put {
+                    agent: 0,
+                    container: 0,
+                },
+                Leave(0),
+                Move {
+                    agent: 1,
+                    container: 1,
+                },
+                Enter(0),
+            ],
         }
     }
 
@@ -529,25 +679,78 @@ mod tests {
         assert_eq!(t.answer(Question::Now).unwrap(), 1);
         // Sally missed the move: false belief (basket); Anne and Liam saw it: box
         assert_eq!(t.answer(Question::First { agent: 0 }).unwrap(), 0);
-        assert_eq!(t.kind(Question::First { agent: 0 }).unwrap(), BeliefKind::FalseBelief);
+        assert_eq!(
+            t.kind(Question::First { agent: 0 }).unwrap(),
+            BeliefKind::FalseBelief
+        );
         assert_eq!(t.alternative(Question::First { agent: 0 }).unwrap(), 1);
         assert_eq!(t.answer(Question::First { agent: 1 }).unwrap(), 1);
-        assert_eq!(t.kind(Question::First { agent: 1 }).unwrap(), BeliefKind::TrueBelief);
+        assert_eq!(
+            t.kind(Question::First { agent: 1 }).unwrap(),
+            BeliefKind::TrueBelief
+        );
         assert_eq!(t.alternative(Question::First { agent: 1 }).unwrap(), 0);
         // Anne knows Sally was away: Anne thinks Sally will look in the basket
-        assert_eq!(t.answer(Question::Second { thinker: 1, agent: 0 }).unwrap(), 0);
+        assert_eq!(
+            t.answer(Question::Second {
+                thinker: 1,
+                agent: 0
+            })
+            .unwrap(),
+            0
+        );
         // Sally thinks Anne thinks basket (Sally saw neither the move nor knows of it)
-        assert_eq!(t.answer(Question::Second { thinker: 0, agent: 1 }).unwrap(), 0);
-        assert_eq!(t.kind(Question::Second { thinker: 0, agent: 1 }).unwrap(), BeliefKind::FalseBelief);
+        assert_eq!(
+            t.answer(Question::Second {
+                thinker: 0,
+                agent: 1
+            })
+            .unwrap(),
+            0
+        );
+        assert_eq!(
+            t.kind(Question::Second {
+                thinker: 0,
+                agent: 1
+            })
+            .unwrap(),
+            BeliefKind::FalseBelief
+        );
         // Liam saw Anne see it
-        assert_eq!(t.answer(Question::Second { thinker: 2, agent: 1 }).unwrap(), 1);
-        assert_eq!(t.kind(Question::Second { thinker: 2, agent: 1 }).unwrap(), BeliefKind::TrueBelief);
+        assert_eq!(
+            t.answer(Question::Second {
+                thinker: 2,
+                agent: 1
+            })
+            .unwrap(),
+            1
+        );
+        assert_eq!(
+            t.kind(Question::Second {
+                thinker: 2,
+                agent: 1
+            })
+            .unwrap(),
+            BeliefKind::TrueBelief
+        );
         // zero-order alternatives: the other end of the move
         assert_eq!(t.alternative(Question::Start).unwrap(), 1);
         assert_eq!(t.alternative(Question::Now).unwrap(), 0);
-        let p = TomPrompt::new(&s, Question::Second { thinker: 1, agent: 0 }).unwrap();
-        assert!(p.text.ends_with("Anne thinks that Sally will look for the apple in the"));
-        assert_eq!((p.consistent, p.inconsistent, p.kind, p.order), ("basket", "box", BeliefKind::FalseBelief, Order::Second));
+        let p = TomPrompt::new(
+            &s,
+            Question::Second {
+                thinker: 1,
+                agent: 0,
+            },
+        )
+        .unwrap();
+        assert!(p
+            .text
+            .ends_with("Anne thinks that Sally will look for the apple in the"));
+        assert_eq!(
+            (p.consistent, p.inconsistent, p.kind, p.order),
+            ("basket", "box", BeliefKind::FalseBelief, Order::Second)
+        );
     }
 
     #[test]
@@ -561,12 +764,21 @@ mod tests {
                 Enter(0),
                 Enter(1),
                 Enter(2),
-                Put { agent: 1, container: 3 },
+                Put {
+                    agent: 1,
+                    container: 3,
+                },
                 Leave(0),
-                Move { agent: 1, container: 4 },
+                Move {
+                    agent: 1,
+                    container: 4,
+                },
                 Enter(0),
                 Leave(2),
-                Move { agent: 1, container: 5 },
+                Move {
+                    agent: 1,
+                    container: 5,
+                },
                 Infill(0),
             ],
         };
@@ -574,48 +786,164 @@ mod tests {
         assert_eq!(t.history, vec![3, 4, 5]);
         assert_eq!(t.answer(Question::First { agent: 0 }).unwrap(), 5);
         assert_eq!(t.answer(Question::First { agent: 2 }).unwrap(), 4);
-        assert_eq!(t.kind(Question::First { agent: 2 }).unwrap(), BeliefKind::FalseBelief);
+        assert_eq!(
+            t.kind(Question::First { agent: 2 }).unwrap(),
+            BeliefKind::FalseBelief
+        );
         // Anne (0) missed move 1 and Liam missed move 2: the last placement both saw is the put
-        assert_eq!(t.answer(Question::Second { thinker: 0, agent: 2 }).unwrap(), 3);
-        assert_eq!(t.alternative(Question::Second { thinker: 0, agent: 2 }).unwrap(), 5);
+        assert_eq!(
+            t.answer(Question::Second {
+                thinker: 0,
+                agent: 2
+            })
+            .unwrap(),
+            3
+        );
+        assert_eq!(
+            t.alternative(Question::Second {
+                thinker: 0,
+                agent: 2
+            })
+            .unwrap(),
+            5
+        );
         // Liam (2) last saw Anne at the put (she was away for move 1): he thinks she thinks 3
-        assert_eq!(t.answer(Question::Second { thinker: 2, agent: 0 }).unwrap(), 3);
+        assert_eq!(
+            t.answer(Question::Second {
+                thinker: 2,
+                agent: 0
+            })
+            .unwrap(),
+            3
+        );
         // the mover (1) saw Anne see move 2
-        assert_eq!(t.answer(Question::Second { thinker: 1, agent: 0 }).unwrap(), 5);
-        assert_eq!(t.alternative(Question::Second { thinker: 1, agent: 0 }).unwrap(), 4);
+        assert_eq!(
+            t.answer(Question::Second {
+                thinker: 1,
+                agent: 0
+            })
+            .unwrap(),
+            5
+        );
+        assert_eq!(
+            t.alternative(Question::Second {
+                thinker: 1,
+                agent: 0
+            })
+            .unwrap(),
+            4
+        );
         assert_eq!(s.n_infills(), 1);
     }
 
     #[test]
     fn impossible_stories_and_configs_are_typed_errors() {
-        let bad = |events: Vec<Event>| TomStory { agents: vec![0, 1], object: 0, events }.track().unwrap_err();
+        let bad = |events: Vec<Event>| {
+            TomStory {
+                agents: vec![0, 1],
+                object: 0,
+                events,
+            }
+            .track()
+            .unwrap_err()
+        };
         assert!(matches!(bad(vec![Leave(0)]), Error::Data(_)));
         assert!(matches!(bad(vec![Enter(0), Enter(0)]), Error::Data(_)));
-        assert!(matches!(bad(vec![Enter(0), Move { agent: 0, container: 1 }]), Error::Data(_)));
-        assert!(matches!(bad(vec![Put { agent: 0, container: 1 }]), Error::Data(_)));
-        assert!(matches!(bad(vec![Enter(0), Put { agent: 0, container: 1 }, Move { agent: 0, container: 1 }]), Error::Data(_)));
+        assert!(matches!(
+            bad(vec![
+                Enter(0),
+                Move {
+                    agent: 0,
+                    container: 1
+                }
+            ]),
+            Error::Data(_)
+        ));
+        assert!(matches!(
+            bad(vec![Put {
+                agent: 0,
+                container: 1
+            }]),
+            Error::Data(_)
+        ));
+        assert!(matches!(
+            bad(vec![
+                Enter(0),
+                Put {
+                    agent: 0,
+                    container: 1
+                },
+                Move {
+                    agent: 0,
+                    container: 1
+                }
+            ]),
+            Error::Data(_)
+        ));
         assert!(matches!(bad(vec![Enter(5)]), Error::Data(_)));
         // no move: no belief-inconsistent location; an agent who never saw the object: no answer
-        let t = TomStory { agents: vec![0, 1], object: 0, events: vec![Enter(0), Put { agent: 0, container: 1 }] }.track().unwrap();
+        let t = TomStory {
+            agents: vec![0, 1],
+            object: 0,
+            events: vec![
+                Enter(0),
+                Put {
+                    agent: 0,
+                    container: 1,
+                },
+            ],
+        }
+        .track()
+        .unwrap();
         assert!(t.alternative(Question::Now).is_err());
         assert!(t.answer(Question::First { agent: 1 }).is_err());
-        assert!(t.answer(Question::Second { thinker: 0, agent: 0 }).is_err());
+        assert!(t
+            .answer(Question::Second {
+                thinker: 0,
+                agent: 0
+            })
+            .is_err());
         assert!(BeliefTracker::new(0).is_err());
         for c in [
-            TomConfig { n_agents: 1, ..TomConfig::ci() },
-            TomConfig { n_agents: 9, ..TomConfig::ci() },
-            TomConfig { n_moves: 0, ..TomConfig::ci() },
-            TomConfig { n_moves: 8, ..TomConfig::ci() },
-            TomConfig { p_change: 1.5, ..TomConfig::ci() },
-            TomConfig { p_return: f64::NAN, ..TomConfig::ci() },
+            TomConfig {
+                n_agents: 1,
+                ..TomConfig::ci()
+            },
+            TomConfig {
+                n_agents: 9,
+                ..TomConfig::ci()
+            },
+            TomConfig {
+                n_moves: 0,
+                ..TomConfig::ci()
+            },
+            TomConfig {
+                n_moves: 8,
+                ..TomConfig::ci()
+            },
+            TomConfig {
+                p_change: 1.5,
+                ..TomConfig::ci()
+            },
+            TomConfig {
+                p_return: f64::NAN,
+                ..TomConfig::ci()
+            },
         ] {
-            assert!(matches!(TomWorld::new(c, 0).unwrap_err(), Error::ConfigField { .. }), "{c:?}");
+            assert!(
+                matches!(TomWorld::new(c, 0).unwrap_err(), Error::ConfigField { .. }),
+                "{c:?}"
+            );
         }
     }
 
     #[test]
     fn generated_stories_are_valid_seeded_and_have_both_kinds() {
-        let cfg = TomConfig { n_agents: 3, n_moves: 2, ..TomConfig::ci() };
+        let cfg = TomConfig {
+            n_agents: 3,
+            n_moves: 2,
+            ..TomConfig::ci()
+        };
         let mut w = TomWorld::new(cfg, 7).unwrap();
         let mut w2 = TomWorld::new(cfg, 7).unwrap();
         let (mut fb, mut tb) = (0, 0);

@@ -22,10 +22,14 @@ pub struct NextTokenDist {
 impl NextTokenDist {
     pub fn new(logits: &[f32], temperature: f64, top_k: Option<usize>) -> Result<NextTokenDist> {
         if logits.is_empty() {
-            return Err(Error::EmptyInput("next-token distribution of an empty row of logits".into()));
+            return Err(Error::EmptyInput(
+                "next-token distribution of an empty row of logits".into(),
+            ));
         }
         if !temperature.is_finite() || temperature < 0.0 {
-            return Err(Error::Data(format!("temperature {temperature}: needs a finite value >= 0")));
+            return Err(Error::Data(format!(
+                "temperature {temperature}: needs a finite value >= 0"
+            )));
         }
         if top_k == Some(0) {
             return Err(Error::Data("top_k = 0 keeps no token".into()));
@@ -36,7 +40,11 @@ impl NextTokenDist {
         let mut probs = vec![0.0; logits.len()];
         if temperature == 0.0 {
             probs[crate::generate::argmax(logits) as usize] = 1.0;
-            return Ok(NextTokenDist { probs, temperature, top_k });
+            return Ok(NextTokenDist {
+                probs,
+                temperature,
+                top_k,
+            });
         }
         let t = temperature as f32;
         let mut idx: Vec<usize> = (0..logits.len()).collect();
@@ -52,7 +60,11 @@ impl NextTokenDist {
             z += e;
         }
         probs.iter_mut().for_each(|p| *p /= z);
-        Ok(NextTokenDist { probs, temperature, top_k })
+        Ok(NextTokenDist {
+            probs,
+            temperature,
+            top_k,
+        })
     }
 
     pub fn prob(&self, token: u32) -> f64 {
@@ -61,7 +73,12 @@ impl NextTokenDist {
 
     /// Entropy in nats.
     pub fn entropy(&self) -> f64 {
-        -self.probs.iter().filter(|&&p| p > 0.0).map(|p| p * p.ln()).sum::<f64>()
+        -self
+            .probs
+            .iter()
+            .filter(|&&p| p > 0.0)
+            .map(|p| p * p.ln())
+            .sum::<f64>()
     }
 
     /// The largest probability and its token (the first on ties).
@@ -77,7 +94,13 @@ impl NextTokenDist {
 
     /// The `n` most likely tokens with their probabilities, most likely first.
     pub fn top(&self, n: usize) -> Vec<(u32, f64)> {
-        let mut v: Vec<(u32, f64)> = self.probs.iter().enumerate().filter(|(_, &p)| p > 0.0).map(|(i, &p)| (i as u32, p)).collect();
+        let mut v: Vec<(u32, f64)> = self
+            .probs
+            .iter()
+            .enumerate()
+            .filter(|(_, &p)| p > 0.0)
+            .map(|(i, &p)| (i as u32, p))
+            .collect();
         v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         v.truncate(n);
         v
@@ -119,9 +142,19 @@ mod tests {
     #[test]
     fn equals_the_samplers_empirical_frequencies() {
         let logits = [1.5f32, -0.3, 2.2, 0.0, 0.9, -2.0];
-        for (t, k) in [(1.0, None), (0.5, Some(3)), (2.0, Some(5)), (1.5, Some(1)), (0.01, None)] {
+        for (t, k) in [
+            (1.0, None),
+            (0.5, Some(3)),
+            (2.0, Some(5)),
+            (1.5, Some(1)),
+            (0.01, None),
+        ] {
             let d = NextTokenDist::new(&logits, t, k).unwrap();
-            let cfg = SamplingConfig { temperature: t, top_k: k, ..Default::default() };
+            let cfg = SamplingConfig {
+                temperature: t,
+                top_k: k,
+                ..Default::default()
+            };
             let mut rng = StdRng::seed_from_u64(11);
             let n = 40_000;
             let mut seen = vec![0usize; logits.len()];
@@ -132,7 +165,10 @@ mod tests {
                 let p = d.probs[i];
                 let sd = (p * (1.0 - p) / n as f64).sqrt();
                 let f = c as f64 / n as f64;
-                assert!((f - p).abs() <= 5.0 * sd + 1e-12, "T {t} k {k:?} token {i}: freq {f} vs p {p}");
+                assert!(
+                    (f - p).abs() <= 5.0 * sd + 1e-12,
+                    "T {t} k {k:?} token {i}: freq {f} vs p {p}"
+                );
             }
         }
     }
@@ -143,7 +179,9 @@ mod tests {
     fn argmax_is_invariant_and_top1_falls_with_temperature() {
         let mut rng = StdRng::seed_from_u64(3);
         for _ in 0..200 {
-            let logits: Vec<f32> = (0..20).map(|_| rand::Rng::random_range(&mut rng, -4.0f32..4.0)).collect();
+            let logits: Vec<f32> = (0..20)
+                .map(|_| rand::Rng::random_range(&mut rng, -4.0f32..4.0))
+                .collect();
             let greedy = crate::generate::argmax(&logits);
             let mut last = 1.0 + 1e-12;
             for t in [0.01, 0.5, 1.0, 1.5, 2.0] {
@@ -157,11 +195,26 @@ mod tests {
 
     #[test]
     fn bad_input_is_typed() {
-        assert!(matches!(NextTokenDist::new(&[], 1.0, None), Err(Error::EmptyInput(_))));
-        assert!(matches!(NextTokenDist::new(&[1.0], -1.0, None), Err(Error::Data(_))));
-        assert!(matches!(NextTokenDist::new(&[1.0], f64::NAN, None), Err(Error::Data(_))));
-        assert!(matches!(NextTokenDist::new(&[1.0], 1.0, Some(0)), Err(Error::Data(_))));
-        assert!(matches!(NextTokenDist::new(&[1.0, f32::NAN], 1.0, None), Err(Error::NonFiniteOutput(_))));
+        assert!(matches!(
+            NextTokenDist::new(&[], 1.0, None),
+            Err(Error::EmptyInput(_))
+        ));
+        assert!(matches!(
+            NextTokenDist::new(&[1.0], -1.0, None),
+            Err(Error::Data(_))
+        ));
+        assert!(matches!(
+            NextTokenDist::new(&[1.0], f64::NAN, None),
+            Err(Error::Data(_))
+        ));
+        assert!(matches!(
+            NextTokenDist::new(&[1.0], 1.0, Some(0)),
+            Err(Error::Data(_))
+        ));
+        assert!(matches!(
+            NextTokenDist::new(&[1.0, f32::NAN], 1.0, None),
+            Err(Error::NonFiniteOutput(_))
+        ));
         // top-k larger than the vocabulary keeps everything
         let d = NextTokenDist::new(&[1.0, 2.0], 1.0, Some(10)).unwrap();
         assert!((d.probs.iter().sum::<f64>() - 1.0).abs() < 1e-12);

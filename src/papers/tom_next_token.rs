@@ -18,10 +18,10 @@ use candle_core::{Device, Tensor};
 use super::artefact::{ArtefactWriter, SeedMetrics};
 use crate::data::text_tokenizers::{TextTokenizer, WordTokenizer, WordTokenizerConfig};
 use crate::data::tom::{vocabulary_text, BeliefKind, Order, TomConfig, TomPrompt, TomWorld};
+use crate::data::TokenDataset;
 use crate::interp::next_token::NextTokenDist;
 use crate::model::Gpt2;
 use crate::runtime::parallel_map;
-use crate::data::TokenDataset;
 use crate::train::{AdamW, AdamWConfig, LrSchedule, TinyLmConfig, TrainConfig, Trainer};
 use crate::{Error, Result};
 
@@ -55,7 +55,15 @@ pub fn tokenizer() -> WordTokenizer {
 /// 400 and 500 steps (lr 1e-2 and 3e-3) the model had not yet learnt to copy a location from the
 /// story (every container ≈ 1/8 at "in the"); at 1,500 it had.
 pub fn ci_lm_config() -> TinyLmConfig {
-    TinyLmConfig { n_embd: 64, n_layer: 2, n_head: 4, ctx: 128, steps: 1500, batch_size: 16, lr: 1e-2 }
+    TinyLmConfig {
+        n_embd: 64,
+        n_layer: 2,
+        n_head: 4,
+        ctx: 128,
+        steps: 1500,
+        batch_size: 16,
+        lr: 1e-2,
+    }
 }
 
 /// Training documents: `n` stories of the ci world (seed `seed + 1000`), each with 0 or 1
@@ -92,19 +100,32 @@ pub fn train(seed: u64, stop_after: Option<usize>) -> Result<(Gpt2, Vec<(f64, f6
     let cfg = ci_lm_config();
     let docs = training_docs(seed, TRAIN_STORIES, &tok)?;
     let data = TokenDataset::from_documents(&docs, Some(tok.eos_id()), cfg.ctx)?;
-    let init = Gpt2::random(cfg.model_config(tok.vocab_size(), tok.eos_id()), seed, &Device::Cpu)?;
+    let init = Gpt2::random(
+        cfg.model_config(tok.vocab_size(), tok.eos_id()),
+        seed,
+        &Device::Cpu,
+    )?;
     // train_tiny_lm's settings, with the schedule's length kept when stopping early
     let tcfg = TrainConfig {
         steps: stop_after.unwrap_or(cfg.steps).min(cfg.steps),
         batch_size: cfg.batch_size,
         clip: Some(1.0),
-        schedule: LrSchedule::Cosine { lr: cfg.lr, warmup: cfg.steps / 10, total: cfg.steps, min_lr: cfg.lr / 10.0 },
+        schedule: LrSchedule::Cosine {
+            lr: cfg.lr,
+            warmup: cfg.steps / 10,
+            total: cfg.steps,
+            min_lr: cfg.lr / 10.0,
+        },
         log_every: 10,
         seed,
         progress: false,
         ..Default::default()
     };
-    let opt = AdamW::new(AdamWConfig { lr: cfg.lr, weight_decay: 0.1, ..Default::default() });
+    let opt = AdamW::new(AdamWConfig {
+        lr: cfg.lr,
+        weight_decay: 0.1,
+        ..Default::default()
+    });
     let mut trainer = Trainer::new(&init, Box::new(opt), tcfg)?;
     let m = trainer.fit(&data, None)?;
     Ok((trainer.model()?, m.train_curve()))
@@ -112,24 +133,43 @@ pub fn train(seed: u64, stop_after: Option<usize>) -> Result<(Gpt2, Vec<(f64, f6
 
 /// The prefix row a notebook checks live: the loss curve up to [`LIVE_STEPS`].
 pub fn prefix_metrics(seed: u64, curve: &[(f64, f64)]) -> SeedMetrics {
-    SeedMetrics::new(seed, "trained-prefix").curve("train_loss", curve.iter().copied().filter(|p| p.0 <= LIVE_STEPS as f64).collect())
+    SeedMetrics::new(seed, "trained-prefix").curve(
+        "train_loss",
+        curve
+            .iter()
+            .copied()
+            .filter(|p| p.0 <= LIVE_STEPS as f64)
+            .collect(),
+    )
 }
 
 /// The same architecture at the seed's random init.
 pub fn untrained(seed: u64) -> Result<Gpt2> {
     let tok = tokenizer();
-    Gpt2::random(ci_lm_config().model_config(tok.vocab_size(), tok.eos_id()), seed, &Device::Cpu)
+    Gpt2::random(
+        ci_lm_config().model_config(tok.vocab_size(), tok.eos_id()),
+        seed,
+        &Device::Cpu,
+    )
 }
 
 /// Held-out prompts: `n_stories` stories of `world` (seed `seed + 1_000_000`, disjoint from
 /// training streams), each at every infill level of `levels`, one question per order (the same
 /// question at every level, so levels differ only by their infills).
-pub fn eval_prompts(seed: u64, world: TomConfig, n_stories: usize, levels: &[usize]) -> Result<Vec<TomPrompt>> {
+pub fn eval_prompts(
+    seed: u64,
+    world: TomConfig,
+    n_stories: usize,
+    levels: &[usize],
+) -> Result<Vec<TomPrompt>> {
     let mut w = TomWorld::new(world, seed + 1_000_000)?;
     let mut out = vec![];
     for _ in 0..n_stories {
         let s = w.story();
-        let qs: Vec<_> = Order::ALL.iter().map(|&o| w.question(&s, o)).collect::<Result<_>>()?;
+        let qs: Vec<_> = Order::ALL
+            .iter()
+            .map(|&o| w.question(&s, o))
+            .collect::<Result<_>>()?;
         let infill_seed = w.next_seed();
         for &k in levels {
             let sk = s.with_infills(k, infill_seed);
@@ -158,12 +198,21 @@ pub struct Scored {
 /// The first token of `word` after a space (the location's first token, as the paper compares
 /// first tokens).
 pub fn answer_token(tok: &dyn TextTokenizer, word: &str) -> Result<u32> {
-    tok.encode(&format!(" {word}"))?.first().copied().ok_or_else(|| Error::Tokenizer(format!("{word:?} encodes to no token")))
+    tok.encode(&format!(" {word}"))?
+        .first()
+        .copied()
+        .ok_or_else(|| Error::Tokenizer(format!("{word:?} encodes to no token")))
 }
 
 /// Runs `model` on every prompt (with `bos` first when given), batched by length, and keeps the
 /// logits at the last position.
-pub fn score(model: &Gpt2, tok: &dyn TextTokenizer, bos: Option<u32>, prompts: &[TomPrompt], batch: usize) -> Result<Vec<Scored>> {
+pub fn score(
+    model: &Gpt2,
+    tok: &dyn TextTokenizer,
+    bos: Option<u32>,
+    prompts: &[TomPrompt],
+    batch: usize,
+) -> Result<Vec<Scored>> {
     if prompts.is_empty() {
         return Err(Error::EmptyInput("no ToM prompts to score".into()));
     }
@@ -171,13 +220,27 @@ pub fn score(model: &Gpt2, tok: &dyn TextTokenizer, bos: Option<u32>, prompts: &
     let mut out = Vec::with_capacity(prompts.len());
     let mut ids = Vec::with_capacity(prompts.len());
     for p in prompts {
-        let (c, i) = (answer_token(tok, p.consistent)?, answer_token(tok, p.inconsistent)?);
+        let (c, i) = (
+            answer_token(tok, p.consistent)?,
+            answer_token(tok, p.inconsistent)?,
+        );
         if c == i {
-            return Err(Error::Tokenizer(format!("{:?} and {:?} share their first token {c}", p.consistent, p.inconsistent)));
+            return Err(Error::Tokenizer(format!(
+                "{:?} and {:?} share their first token {c}",
+                p.consistent, p.inconsistent
+            )));
         }
         let mut t: Vec<u32> = bos.into_iter().collect();
         t.extend(tok.encode(&p.text)?);
-        out.push(Scored { order: p.order, kind: p.kind, infills: p.infills, consistent: c, inconsistent: i, n_tokens: t.len(), logits: None });
+        out.push(Scored {
+            order: p.order,
+            kind: p.kind,
+            infills: p.infills,
+            consistent: c,
+            inconsistent: i,
+            n_tokens: t.len(),
+            logits: None,
+        });
         ids.push(t);
     }
     // equal lengths together: no padding needed, and a causal model's last row is exact
@@ -188,7 +251,12 @@ pub fn score(model: &Gpt2, tok: &dyn TextTokenizer, bos: Option<u32>, prompts: &
             let t = ids[chunk[0]].len();
             let flat: Vec<u32> = chunk.iter().flat_map(|&i| ids[i].iter().copied()).collect();
             let x = Tensor::from_vec(flat, (chunk.len(), t), &Device::Cpu)?;
-            let logits = model.forward(&x)?.narrow(1, t - 1, 1)?.squeeze(1)?.to_dtype(candle_core::DType::F32)?.to_vec2::<f32>()?;
+            let logits = model
+                .forward(&x)?
+                .narrow(1, t - 1, 1)?
+                .squeeze(1)?
+                .to_dtype(candle_core::DType::F32)?
+                .to_vec2::<f32>()?;
             for (&i, row) in chunk.iter().zip(logits) {
                 out[i].logits = Some(row);
             }
@@ -207,7 +275,10 @@ pub struct Select {
 
 impl Select {
     pub fn order(o: Order) -> Select {
-        Select { order: Some(o), ..Default::default() }
+        Select {
+            order: Some(o),
+            ..Default::default()
+        }
     }
     pub fn kind(mut self, k: BeliefKind) -> Select {
         self.kind = Some(k);
@@ -218,7 +289,9 @@ impl Select {
         self
     }
     fn keeps(&self, s: &Scored) -> bool {
-        self.order.is_none_or(|o| o == s.order) && self.kind.is_none_or(|k| k == s.kind) && self.infills.is_none_or(|k| k == s.infills)
+        self.order.is_none_or(|o| o == s.order)
+            && self.kind.is_none_or(|k| k == s.kind)
+            && self.infills.is_none_or(|k| k == s.infills)
     }
 }
 
@@ -236,8 +309,21 @@ pub struct Summary {
     pub entropy: f64,
 }
 
-pub fn summarise(scores: &[Scored], sel: Select, temperature: f64, top_k: Option<usize>) -> Result<Summary> {
-    let mut s = Summary { n: 0, skipped: 0, p_consistent: 0.0, p_inconsistent: 0.0, greedy_acc: 0.0, p_top1: 0.0, entropy: 0.0 };
+pub fn summarise(
+    scores: &[Scored],
+    sel: Select,
+    temperature: f64,
+    top_k: Option<usize>,
+) -> Result<Summary> {
+    let mut s = Summary {
+        n: 0,
+        skipped: 0,
+        p_consistent: 0.0,
+        p_inconsistent: 0.0,
+        greedy_acc: 0.0,
+        p_top1: 0.0,
+        entropy: 0.0,
+    };
     for x in scores.iter().filter(|x| sel.keeps(x)) {
         let Some(l) = &x.logits else {
             s.skipped += 1;
@@ -253,10 +339,19 @@ pub fn summarise(scores: &[Scored], sel: Select, temperature: f64, top_k: Option
         s.entropy += d.entropy();
     }
     if s.n == 0 {
-        return Err(Error::EmptyInput(format!("no scored prompt matches {sel:?} ({} skipped)", s.skipped)));
+        return Err(Error::EmptyInput(format!(
+            "no scored prompt matches {sel:?} ({} skipped)",
+            s.skipped
+        )));
     }
     let n = s.n as f64;
-    for v in [&mut s.p_consistent, &mut s.p_inconsistent, &mut s.greedy_acc, &mut s.p_top1, &mut s.entropy] {
+    for v in [
+        &mut s.p_consistent,
+        &mut s.p_inconsistent,
+        &mut s.greedy_acc,
+        &mut s.p_top1,
+        &mut s.entropy,
+    ] {
         *v /= n;
     }
     Ok(s)
@@ -267,7 +362,10 @@ pub fn summarise(scores: &[Scored], sel: Select, temperature: f64, top_k: Option
 pub fn temperature_identities(scores: &[Scored]) -> Result<(usize, usize, usize)> {
     let (mut inv, mut mono, mut n) = (0, 0, 0);
     for l in scores.iter().filter_map(|s| s.logits.as_ref()) {
-        let tops: Vec<(u32, f64)> = TEMPERATURES.iter().map(|&t| NextTokenDist::new(l, t, None).map(|d| d.top1())).collect::<Result<_>>()?;
+        let tops: Vec<(u32, f64)> = TEMPERATURES
+            .iter()
+            .map(|&t| NextTokenDist::new(l, t, None).map(|d| d.top1()))
+            .collect::<Result<_>>()?;
         let greedy = crate::generate::argmax(l);
         n += 1;
         inv += tops.iter().all(|t| t.0 == greedy) as usize;
@@ -286,38 +384,77 @@ pub fn kind_key(k: BeliefKind) -> &'static str {
 }
 
 /// A model's scores as an artefact row.
-pub fn metrics(seed: u64, group: &str, scores: &[Scored], final_loss: Option<f64>) -> Result<SeedMetrics> {
+pub fn metrics(
+    seed: u64,
+    group: &str,
+    scores: &[Scored],
+    final_loss: Option<f64>,
+) -> Result<SeedMetrics> {
     let mut m = SeedMetrics::new(seed, group);
     if let Some(l) = final_loss {
         m = m.value("final_loss", l);
     }
     for &k in &INFILL_LEVELS {
-        let skipped = scores.iter().filter(|s| s.infills == k && s.logits.is_none()).count();
+        let skipped = scores
+            .iter()
+            .filter(|s| s.infills == k && s.logits.is_none())
+            .count();
         m = m.value(&format!("skipped/k{k}"), skipped as f64);
         if skipped < scores.iter().filter(|s| s.infills == k).count() {
             let all = summarise(scores, Select::default().infills(k), 0.0, None)?;
             m = m.value(&format!("greedy_acc/all/k{k}"), all.greedy_acc);
             for o in Order::ALL {
-                m = m.value(&format!("greedy_acc/{}/k{k}", o.name()), summarise(scores, Select::order(o).infills(k), 0.0, None)?.greedy_acc);
+                m = m.value(
+                    &format!("greedy_acc/{}/k{k}", o.name()),
+                    summarise(scores, Select::order(o).infills(k), 0.0, None)?.greedy_acc,
+                );
             }
         }
     }
     for &t in &TEMPERATURES {
         let all = summarise(scores, Select::default().infills(0), t, None)?;
-        m = m.value(&format!("sampled_acc/all/T{t}"), all.p_consistent).value(&format!("p_top1/T{t}"), all.p_top1).value(&format!("entropy/T{t}"), all.entropy);
+        m = m
+            .value(&format!("sampled_acc/all/T{t}"), all.p_consistent)
+            .value(&format!("p_top1/T{t}"), all.p_top1)
+            .value(&format!("entropy/T{t}"), all.entropy);
         for o in Order::ALL {
-            let kinds: &[BeliefKind] = if o == Order::Zero { &[BeliefKind::State] } else { &[BeliefKind::FalseBelief, BeliefKind::TrueBelief] };
-            m = m.value(&format!("sampled_acc/{}/T{t}", o.name()), summarise(scores, Select::order(o).infills(0), t, None)?.p_consistent);
+            let kinds: &[BeliefKind] = if o == Order::Zero {
+                &[BeliefKind::State]
+            } else {
+                &[BeliefKind::FalseBelief, BeliefKind::TrueBelief]
+            };
+            m = m.value(
+                &format!("sampled_acc/{}/T{t}", o.name()),
+                summarise(scores, Select::order(o).infills(0), t, None)?.p_consistent,
+            );
             for &kd in kinds {
                 let s = summarise(scores, Select::order(o).kind(kd).infills(0), t, None)?;
-                m = m.value(&format!("p_cons/{}/{}/T{t}", o.name(), kind_key(kd)), s.p_consistent).value(&format!("p_incons/{}/{}/T{t}", o.name(), kind_key(kd)), s.p_inconsistent);
+                m = m
+                    .value(
+                        &format!("p_cons/{}/{}/T{t}", o.name(), kind_key(kd)),
+                        s.p_consistent,
+                    )
+                    .value(
+                        &format!("p_incons/{}/{}/T{t}", o.name(), kind_key(kd)),
+                        s.p_inconsistent,
+                    );
             }
         }
     }
     for &k in &TOP_KS {
         for o in [Order::First, Order::Second] {
-            let s = summarise(scores, Select::order(o).kind(BeliefKind::FalseBelief).infills(0), 1.0, Some(k))?;
-            m = m.value(&format!("p_cons/{}/fb/T1/top{k}", o.name()), s.p_consistent).value(&format!("p_incons/{}/fb/T1/top{k}", o.name()), s.p_inconsistent);
+            let s = summarise(
+                scores,
+                Select::order(o).kind(BeliefKind::FalseBelief).infills(0),
+                1.0,
+                Some(k),
+            )?;
+            m = m
+                .value(&format!("p_cons/{}/fb/T1/top{k}", o.name()), s.p_consistent)
+                .value(
+                    &format!("p_incons/{}/fb/T1/top{k}", o.name()),
+                    s.p_inconsistent,
+                );
         }
     }
     Ok(m)
@@ -334,7 +471,11 @@ pub fn run(seed: u64) -> Result<Vec<(SeedMetrics, Vec<Scored>)>> {
     let t = metrics(seed, "trained", &trained, last)?.curve("train_loss", curve.clone());
     let init = score(&untrained(seed)?, &tok, Some(tok.eos_id()), &prompts, 64)?;
     let u = metrics(seed, "untrained", &init, None)?;
-    Ok(vec![(t, trained), (u, init), (prefix_metrics(seed, &curve), vec![])])
+    Ok(vec![
+        (t, trained),
+        (u, init),
+        (prefix_metrics(seed, &curve), vec![]),
+    ])
 }
 
 /// The untrained init's row and scores (cheap: a notebook re-runs it live).
@@ -348,9 +489,20 @@ pub fn run_untrained(seed: u64) -> Result<(SeedMetrics, Vec<Scored>)> {
 /// Every seed, `threads` at a time, into `datasets/tom-next-token/`.
 pub fn write_artefact(threads: usize) -> Result<String> {
     let t0 = std::time::Instant::now();
-    let rows = parallel_map(SEEDS.to_vec(), threads, |s| run(s).map(|r| r.into_iter().map(|x| x.0).collect::<Vec<_>>()));
-    let rows: Vec<SeedMetrics> = rows.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
-    let mut w = ArtefactWriter::new(SLUG, "cargo run --release --example artefact -- tom-next-token", &SEEDS)?;
+    let rows = parallel_map(SEEDS.to_vec(), threads, |s| {
+        run(s).map(|r| r.into_iter().map(|x| x.0).collect::<Vec<_>>())
+    });
+    let rows: Vec<SeedMetrics> = rows
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut w = ArtefactWriter::new(
+        SLUG,
+        "cargo run --release --example artefact -- tom-next-token",
+        &SEEDS,
+    )?;
     w.write_runs(&rows)?;
     let notes = format!("seeds {SEEDS:?}: a trained model ({} steps) and its untrained init each, {threads} seeds at a time, {:.0} s on this machine's CPU", ci_lm_config().steps, t0.elapsed().as_secs_f64());
     w = w.notes(notes.clone());
@@ -361,7 +513,12 @@ pub fn write_artefact(threads: usize) -> Result<String> {
 /// Full scale: GPT-2 small (`gpt2` from the hub, or any GPT-2-layout model) with GPT-2's
 /// tokenizer on the same generated prompts, no BOS (as the paper's code), prompts over the
 /// model's context skipped and counted.
-pub fn full_scale_scores(model: &Gpt2, tok: &crate::tokenizer::Gpt2Tokenizer, seed: u64, n_stories: usize) -> Result<Vec<Scored>> {
+pub fn full_scale_scores(
+    model: &Gpt2,
+    tok: &crate::tokenizer::Gpt2Tokenizer,
+    seed: u64,
+    n_stories: usize,
+) -> Result<Vec<Scored>> {
     let prompts = eval_prompts(seed, TomConfig::ci(), n_stories, &INFILL_LEVELS)?;
     score(model, tok, None, &prompts, 8)
 }
