@@ -47,3 +47,4 @@ pub use multilingual::{ClassItem, Doc, LangKind, LangSpec, MultilingualCorpus, M
 pub use strategies::{mark_case, temperature_sample, temperature_shares, unmark_case, Strategy, StrategyConfig, StrategyTokenizer};
 pub mod tagging;
 pub mod topics;
+pub mod tom;

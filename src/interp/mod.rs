@@ -18,3 +18,4 @@ pub use patching::{activation_patching, activation_patching_naive, attribution_p
 pub use circuits::{edit_value_vectors, head_dla, induction_scores, head_weights, logit_diff, neuron_dla, neuron_logits, neuron_top_tokens, neuron_value_vector, ov_circuit_tokens, ov_matrix, qk_matrix, swap_attention, top_k};
 pub use weight_processing::{max_abs_diff_up_to_shift, process_weights, ProcessOptions, ProcessedGpt2};
 pub mod frequency_tagging;
+pub mod next_token;

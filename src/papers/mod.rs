@@ -32,3 +32,4 @@ pub mod nola;
 pub mod hftp;
 pub mod hut;
 pub mod gedi;
+pub mod tom_next_token;
