@@ -23,6 +23,7 @@ const PAPERS: &[(&str, &str, Writer)] = &[
     ("nola", "seeds 0/1/2: a 2-layer d64 GPT-2 pre-trained on E2E-like MR→text, fine-tuned to a rare phrasing with full FT, LoRA r 1/4 and NOLA r 4 × k 1–64, k 32 × r 1/8 (W_q, W_v); BLEU/ROUGE-L/CIDEr/slot error", papers::nola::write_artefact),
     ("hftp", "seeds 0/1/2: a tiny GPT-2 trained on [Adj N][V N] streams and its random init, HFTP on structured / control-B / random-word streams (raw and lexical-residual)", papers::hftp::write_artefact),
     ("bias-out-of-the-box", "seeds 0/1/2: planted and null occupation worlds, a tiny GPT-2 each + an untrained twin, the paper's templates sampled, per-job logistic regressions, Gini, share MSE", papers::bias_out_of_the_box::write_artefact),
+    ("one-layer-knowledge", "seeds 0/1/2: bios of 200 subjects × 4 relations, a one-layer d64 GPT-2 with and without its MLP pre-trained on them, QA fine-tuning on half the subjects (full, LoRA r 1/4), held-out extraction, MLP/attention mean-ablations, ΔW spectra", papers::one_layer_knowledge::write_artefact),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -46,3 +46,5 @@ pub use bpe::PreTokenization;
 pub use multilingual::{ClassItem, Doc, LangKind, LangSpec, MultilingualCorpus, MultilingualGen};
 pub use strategies::{mark_case, temperature_sample, temperature_shares, unmark_case, Strategy, StrategyConfig, StrategyTokenizer};
 pub mod tagging;
+pub mod facts;
+pub use facts::{Fact, FactWorld, FactsConfig, Qa};

@@ -30,3 +30,4 @@ pub use artefact::{compare, Artefact, ArtefactWriter, Comparison, Manifest, Seed
 pub mod mgpt;
 pub mod nola;
 pub mod hftp;
+pub mod one_layer_knowledge;

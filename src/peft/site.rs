@@ -155,8 +155,8 @@ pub fn proj_weight(model: &Gpt2, layer: usize, proj: Proj) -> Result<&candle_cor
     Ok(match proj {
         Proj::CAttn => &b.attn.c_attn_w,
         Proj::AttnProj => &b.attn.c_proj_w,
-        Proj::Fc => &b.mlp.c_fc_w,
-        Proj::MlpProj => &b.mlp.c_proj_w,
+        Proj::Fc => &b.mlp()?.c_fc_w,
+        Proj::MlpProj => &b.mlp()?.c_proj_w,
     })
 }
 
@@ -167,8 +167,8 @@ pub fn proj_weight_mut(model: &mut Gpt2, layer: usize, proj: Proj) -> Result<&mu
     Ok(match proj {
         Proj::CAttn => &mut b.attn.c_attn_w,
         Proj::AttnProj => &mut b.attn.c_proj_w,
-        Proj::Fc => &mut b.mlp.c_fc_w,
-        Proj::MlpProj => &mut b.mlp.c_proj_w,
+        Proj::Fc => &mut b.mlp_mut()?.c_fc_w,
+        Proj::MlpProj => &mut b.mlp_mut()?.c_proj_w,
     })
 }
 
