@@ -217,7 +217,10 @@ fn attention_only_mlp_hooks_and_targets_are_typed_errors() {
     let run = m.run_with_cache(&ids).unwrap(); // capture-all skips the absent points
     assert!(run.cache.get("blocks.0.hook_resid_post").is_ok() && run.cache.get("blocks.0.hook_mlp_out").is_err());
     assert!(matches!(m.blocks[0].mlp(), Err(Error::Unsupported(_))));
-    assert!(Adapter::new(&m, &AdapterConfig::lora(1, 1.0, &["c_fc"]), 0).is_err());
+    match Adapter::new(&m, &AdapterConfig::lora(1, 1.0, &["c_fc"]), 0) {
+        Err(Error::AdapterTarget { valid, .. }) => assert!(valid.iter().all(|v| !v.contains("mlp")) && valid.iter().any(|v| v == "c_attn"), "{valid:?}"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
     assert!(Adapter::new(&m, &AdapterConfig::lora(1, 1.0, &["c_attn"]), 0).is_ok());
 }
 

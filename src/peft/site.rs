@@ -98,6 +98,9 @@ pub fn all_sites(cfg: &Gpt2Config) -> Vec<Site> {
     let mut v = vec![];
     for layer in 0..cfg.n_layer {
         for proj in Proj::ALL {
+            if !cfg.has_mlp() && matches!(proj, Proj::Fc | Proj::MlpProj) {
+                continue; // attention-only blocks (mlp = none) have no MLP projections
+            }
             v.push(Site { layer, proj, slice: Slice::All });
             if proj == Proj::CAttn {
                 for slice in [Slice::Q, Slice::K, Slice::V] {
