@@ -46,12 +46,14 @@ println!("scale = {scale}: {setup:?}");
 
 // %%
 let world: FactWorld = setup.world(live_seed)?;
-let show = |ids: &[u32]| ids.iter().map(|&t| world.token_str(t)).collect::<Vec<_>>().join(" ");
+fn show(world: &FactWorld, ids: &[u32]) -> String {
+    ids.iter().map(|&t| world.token_str(t)).collect::<Vec<_>>().join(" ")
+}
 let s0 = world.heldout_subjects[0];
 let q = world.qa(world.fact(s0, 0));
 let rows = vec![
-    vec!["a bio's sentences (pre-training; shuffled, variants drawn)".to_string(), (0..world.cfg.n_relations).map(|r| { let f = world.fact(s0, r); let mut p = world.statement_prompt(f, 0); p.extend([f.object, STOP]); show(&p) }).collect::<Vec<_>>().join(" ")],
-    vec!["a test question (held-out subject)".into(), format!("{}  →  {}", show(&q.question), world.token_str(q.answer))],
+    vec!["a bio's sentences (pre-training; shuffled, variants drawn)".to_string(), (0..world.cfg.n_relations).map(|r| { let f = world.fact(s0, r); let mut p = world.statement_prompt(f, 0); p.extend([f.object, STOP]); show(&world, &p) }).collect::<Vec<_>>().join(" ")],
+    vec!["a test question (held-out subject)".into(), format!("{}  →  {}", show(&world, &q.question), world.token_str(q.answer))],
     vec!["sizes".into(), format!("{} subjects ({} fine-tuning, {} held out), {} relations × {} objects, m = {}, vocabulary {}", world.cfg.n_subjects, world.finetune_subjects.len(), world.heldout_subjects.len(), world.cfg.n_relations, world.cfg.n_objects, world.cfg.multiplicity, world.vocab_size())],
 ];
 check("QA questions end in the question token, never seen in pre-training", world.finetune_qa().iter().all(|q| q.question[2] == world.question_token(q.fact.relation)) && STOP == 1, "q(r) = template slot m of relation r");
