@@ -140,6 +140,7 @@ impl Worker {
     fn probe(&self, rows: usize) -> R<Value> {
         let m = self.model()?;
         let b0 = &m.blocks[0];
+        let mlp0 = b0.mlp()?;
         let c = m.cfg.n_embd;
         let x = Tensor::randn(0f32, 1.0, (rows, c), &Device::Cpu)?;
         let h = Tensor::randn(0f32, 1.0, (rows, 4 * c), &Device::Cpu)?;
@@ -163,8 +164,8 @@ impl Worker {
         gpt2lab::runtime::with_cpu_pool(|| -> R<()> {
             time("c_attn", 2.0 * r * cf * 3.0 * cf, &|| x.matmul(&b0.attn.c_attn_w))?;
             time("attn_c_proj", 2.0 * r * cf * cf, &|| x.matmul(&b0.attn.c_proj_w))?;
-            time("c_fc", 2.0 * r * cf * 4.0 * cf, &|| x.matmul(&b0.mlp.c_fc_w))?;
-            time("mlp_c_proj", 2.0 * r * cf * 4.0 * cf, &|| h.matmul(&b0.mlp.c_proj_w))?;
+            time("c_fc", 2.0 * r * cf * 4.0 * cf, &|| x.matmul(&mlp0.c_fc_w))?;
+            time("mlp_c_proj", 2.0 * r * cf * 4.0 * cf, &|| h.matmul(&mlp0.c_proj_w))?;
             time("unembed_wte_t_view", 2.0 * r * cf * v, &|| x.matmul(&m.wte.t()?))?;
             time("unembed_wte_t_contig", 2.0 * r * cf * v, &|| x.matmul(&wte_t))?;
             time("unembed_wte_lhs", 2.0 * r * cf * v, &|| m.wte.matmul(&x.t()?))?;

@@ -185,7 +185,7 @@ fn interventions_change_what_they_should() {
     let c = m.run(&x, &HookSpec::new().intervene("blocks.0.mlp.hook_post", custom).capture("blocks.0.hook_mlp_out")).unwrap();
     // mlp_out = 0 @ W + b = the bias
     let out = c.cache.get("blocks.0.hook_mlp_out").unwrap().get(0).unwrap().get(0).unwrap();
-    assert!(max_abs_diff(&out, &m.blocks[0].mlp.c_proj_b) < 1e-6);
+    assert!(max_abs_diff(&out, &m.blocks[0].mlp().unwrap().c_proj_b) < 1e-6);
 }
 
 #[test]

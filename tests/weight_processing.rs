@@ -75,22 +75,22 @@ fn processed_weights_match_transformer_lens() {
         );
         close(
             &format!("W_in[{l}]"),
-            &b.mlp.c_fc_w,
+            &b.mlp().unwrap().c_fc_w,
             &tl["W_in"].get(l).unwrap(),
         );
         close(
             &format!("b_in[{l}]"),
-            &b.mlp.c_fc_b,
+            &b.mlp().unwrap().c_fc_b,
             &tl["b_in"].get(l).unwrap(),
         );
         close(
             &format!("W_out[{l}]"),
-            &b.mlp.c_proj_w,
+            &b.mlp().unwrap().c_proj_w,
             &tl["W_out"].get(l).unwrap(),
         );
         close(
             &format!("b_out[{l}]"),
-            &b.mlp.c_proj_b,
+            &b.mlp().unwrap().c_proj_b,
             &tl["b_out"].get(l).unwrap(),
         );
     }
@@ -230,7 +230,7 @@ fn components_sum_to_the_logits_in_the_processed_basis() {
                 .unwrap()
                 .to_scalar()
                 .unwrap();
-            let b_out: f32 = (p.model.blocks[l].mlp.c_proj_b.clone() * dir(tok))
+            let b_out: f32 = (p.model.blocks[l].mlp().unwrap().c_proj_b.clone() * dir(tok))
                 .unwrap()
                 .sum_all()
                 .unwrap()

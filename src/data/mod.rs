@@ -48,3 +48,5 @@ pub use strategies::{mark_case, temperature_sample, temperature_shares, unmark_c
 pub mod tagging;
 pub mod topics;
 pub mod tom;
+pub mod facts;
+pub use facts::{Fact, FactWorld, FactsConfig, Qa};

@@ -264,6 +264,17 @@ impl HookSpec {
         !self.is_empty() && (self.captures(p) || self.interventions.iter().any(|(q, _)| q == p))
     }
 
+    /// The points named one by one (captured by name or intervened on), in order; `All` and
+    /// filters name none. Models without some points (attention-only) check these.
+    pub fn named_points(&self) -> Vec<HookPoint> {
+        let mut v: Vec<HookPoint> = match &self.capture {
+            Capture::Some(s) => s.iter().copied().collect(),
+            _ => vec![],
+        };
+        v.extend(self.interventions.iter().map(|(p, _)| *p));
+        v
+    }
+
     /// Checks names parsed and layers exist for a model with `n_layer` blocks.
     pub fn validate(&self, n_layer: usize) -> Result<()> {
         if let Some((name, near)) = self.errors.first() {

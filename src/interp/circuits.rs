@@ -50,7 +50,7 @@ fn head_check(p: &ProcessedGpt2, layer: usize, head: usize) -> Result<()> {
 /// Neuron `neuron`'s value vector: row `neuron` of layer `layer`'s `W_out`, `(C,)`.
 pub fn neuron_value_vector(p: &ProcessedGpt2, layer: usize, neuron: usize) -> Result<Tensor> {
     neuron_check(p, layer, neuron)?;
-    Ok(p.model.blocks[layer].mlp.c_proj_w.get(neuron)?)
+    Ok(p.model.blocks[layer].mlp()?.c_proj_w.get(neuron)?)
 }
 
 /// The value vector unembedded: `W_out[neuron] · W_U`, `(V,)`.
@@ -183,7 +183,7 @@ pub fn neuron_dla(
         .narrow(1, pos, 1)?
         .squeeze(1)?; // (B, M)
     let d = directions(p, tokens)?; // (B, C)
-    let w_out = &p.model.blocks[layer].mlp.c_proj_w; // (M, C)
+    let w_out = &p.model.blocks[layer].mlp()?.c_proj_w; // (M, C)
     let per = d.matmul(&w_out.t()?)?; // (B, M): W_out[i] · W_U[:, t_b]
     let s = final_scale(cache, pos)?;
     Ok((post * per)?.broadcast_div(&s)?)
@@ -240,8 +240,8 @@ pub fn edit_value_vectors(
     }
     let mask = Tensor::from_vec(mask, (m, 1), p.model.device())?.to_dtype(delta.dtype())?;
     let mut out = p.clone();
-    let w = &out.model.blocks[layer].mlp.c_proj_w;
-    out.model.blocks[layer].mlp.c_proj_w = (w + mask.broadcast_mul(&delta.unsqueeze(0)?)?)?;
+    let w = out.model.blocks[layer].mlp()?.c_proj_w.clone();
+    out.model.blocks[layer].mlp_mut()?.c_proj_w = (w + mask.broadcast_mul(&delta.unsqueeze(0)?)?)?;
     Ok(out)
 }
 

@@ -37,7 +37,7 @@ pub fn unembed_null_space(model: &Gpt2, k: usize) -> Result<Tensor> {
 /// Candidate score of each neuron of `layer`'s MLP: ‖w_out‖ × (fraction of ‖w_out‖² in the
 /// null space basis), highest first: `(neuron, score, norm, fraction)`.
 pub fn entropy_neuron_scores(model: &Gpt2, layer: usize, null_space: &Tensor) -> Result<Vec<(usize, f64, f64, f64)>> {
-    let w_out = &model.blocks.get(layer).ok_or_else(|| Error::Shape(format!("no layer {layer}")))?.mlp.c_proj_w; // (M, C)
+    let w_out = &model.blocks.get(layer).ok_or_else(|| Error::Shape(format!("no layer {layer}")))?.mlp()?.c_proj_w; // (M, C)
     let w = w_out.to_dtype(DType::F64)?;
     let norms2: Vec<f64> = w.sqr()?.sum(D::Minus1)?.to_vec1()?;
     let proj2: Vec<f64> = w.matmul(&null_space.to_dtype(DType::F64)?)?.sqr()?.sum(D::Minus1)?.to_vec1()?;

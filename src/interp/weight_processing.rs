@@ -103,14 +103,10 @@ pub fn process_weights(model: &Gpt2, opts: ProcessOptions) -> Result<ProcessedGp
                 true,
             )?;
             (b.attn.c_attn_w, b.attn.c_attn_b) = (w, bias);
-            let (w, bias) = fold_into(
-                &b.ln_2.weight,
-                &b.ln_2.bias,
-                &b.mlp.c_fc_w,
-                &b.mlp.c_fc_b,
-                true,
-            )?;
-            (b.mlp.c_fc_w, b.mlp.c_fc_b) = (w, bias);
+            if let Some(mlp) = &mut b.mlp {
+                let (w, bias) = fold_into(&b.ln_2.weight, &b.ln_2.bias, &mlp.c_fc_w, &mlp.c_fc_b, true)?;
+                (mlp.c_fc_w, mlp.c_fc_b) = (w, bias);
+            }
             for ln in [&mut b.ln_1, &mut b.ln_2] {
                 ln.weight = ln.weight.ones_like()?;
                 ln.bias = ln.bias.zeros_like()?;
@@ -129,8 +125,10 @@ pub fn process_weights(model: &Gpt2, opts: ProcessOptions) -> Result<ProcessedGp
         for b in m.blocks.iter_mut() {
             b.attn.c_proj_w = center(&b.attn.c_proj_w, 1)?;
             b.attn.c_proj_b = center(&b.attn.c_proj_b, 0)?;
-            b.mlp.c_proj_w = center(&b.mlp.c_proj_w, 1)?;
-            b.mlp.c_proj_b = center(&b.mlp.c_proj_b, 0)?;
+            if let Some(mlp) = &mut b.mlp {
+                mlp.c_proj_w = center(&mlp.c_proj_w, 1)?;
+                mlp.c_proj_b = center(&mlp.c_proj_b, 0)?;
+            }
         }
     }
     if opts.center_unembed {

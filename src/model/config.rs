@@ -23,6 +23,23 @@ pub enum Activation {
     Relu,
 }
 
+/// Whether each block has an MLP. `None` makes an attention-only model (no `ln_2`, no MLP
+/// weights), the ablation of the one-layer knowledge paper. Not an HF field: written only when
+/// `none`, so every GPT-2 config and checkpoint reads as `Standard`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MlpKind {
+    #[default]
+    Standard,
+    None,
+}
+
+impl MlpKind {
+    pub fn is_standard(&self) -> bool {
+        *self == MlpKind::Standard
+    }
+}
+
 fn default_eps() -> f64 {
     1e-5
 }
@@ -73,6 +90,9 @@ pub struct Gpt2Config {
     /// global. Not an HF GPT-2 field: written only when set (`model::gpt_neo` fills it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attention_windows: Vec<Option<usize>>,
+    /// `none`: attention-only blocks (see [`MlpKind`]).
+    #[serde(default, skip_serializing_if = "MlpKind::is_standard")]
+    pub mlp: MlpKind,
 }
 
 impl Gpt2Config {
@@ -94,6 +114,7 @@ impl Gpt2Config {
             eos_token_id: Some(50256),
             position_embedding: PositionEmbedding::Learned,
             attention_windows: vec![],
+            mlp: MlpKind::Standard,
         }
     }
     /// GPT-2 small, 124M.
@@ -135,6 +156,10 @@ impl Gpt2Config {
 
     pub fn d_head(&self) -> usize {
         self.n_embd / self.n_head
+    }
+    /// True when blocks have an MLP (`mlp` is not `none`).
+    pub fn has_mlp(&self) -> bool {
+        self.mlp.is_standard()
     }
     pub fn d_mlp(&self) -> usize {
         self.n_inner.unwrap_or(self.n_embd.saturating_mul(4)) // saturating: validate() runs on any input
@@ -183,7 +208,8 @@ impl Gpt2Config {
         }
         // every size < 2^33 here, so these u128 products cannot overflow
         let (c, m, v, p, l) = (self.n_embd as u128, self.d_mlp() as u128, self.vocab_size as u128, self.n_positions as u128, self.n_layer as u128);
-        let n = v * c + p * c + l * (4 * c * c + 9 * c + 2 * c * m + m) + 2 * c;
+        let per_mlp = if self.has_mlp() { 2 * c + 2 * c * m + m + c } else { 0 }; // ln_2 + c_fc + c_proj
+        let n = v * c + p * c + l * (4 * c * c + 6 * c + per_mlp) + 2 * c;
         if n > Self::MAX_PARAMS {
             return bad("vocab_size, n_positions, n_embd, n_layer, n_inner", format!("give {n} parameters, more than the {} gpt2lab accepts", Self::MAX_PARAMS));
         }
@@ -232,7 +258,8 @@ impl Gpt2Config {
     /// Parameter count (tied embeddings counted once).
     pub fn n_params(&self) -> usize {
         let (c, m) = (self.n_embd, self.d_mlp());
-        let block = 2 * 2 * c + (c * 3 * c + 3 * c) + (c * c + c) + (c * m + m) + (m * c + c);
+        let mlp = if self.has_mlp() { 2 * c + (c * m + m) + (m * c + c) } else { 0 }; // ln_2 + c_fc + c_proj
+        let block = 2 * c + (c * 3 * c + 3 * c) + (c * c + c) + mlp;
         self.vocab_size * c + self.n_positions * c + self.n_layer * block + 2 * c
     }
 }

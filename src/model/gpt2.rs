@@ -56,6 +56,8 @@ impl Gpt2 {
         let default_mode = super::norm::default_mode(&cfg);
         let mut scale = if cfg.scale_attn_weights { 1.0 / (cfg.d_head() as f64).sqrt() } else { 1.0 };
         let mut blocks = vec![];
+        // attention-only blocks: ln_2 is an identity placeholder, not a parameter
+        let (ones, zeros) = (Tensor::ones(cfg.n_embd, DType::F32, &device)?, Tensor::zeros(cfg.n_embd, DType::F32, &device)?);
         for i in 0..cfg.n_layer {
             let p = |s: &str| get(&format!("h.{i}.{s}"));
             let ln = |n: &str, which| LayerNorm { weight: p(&format!("{n}.weight")), bias: p(&format!("{n}.bias")), eps: cfg.layer_norm_epsilon, which, mode: default_mode };
@@ -75,15 +77,15 @@ impl Gpt2 {
                     scale,
                     window: cfg.attention_window(i),
                 },
-                ln_2: ln("ln_2", Ln::Ln2(i)),
-                mlp: Mlp {
+                ln_2: if cfg.has_mlp() { ln("ln_2", Ln::Ln2(i)) } else { LayerNorm { weight: ones.clone(), bias: zeros.clone(), eps: cfg.layer_norm_epsilon, which: Ln::Ln2(i), mode: default_mode } },
+                mlp: cfg.has_mlp().then(|| Mlp {
                     c_fc_w: p("mlp.c_fc.weight"),
                     c_fc_b: p("mlp.c_fc.bias"),
                     c_proj_w: p("mlp.c_proj.weight"),
                     c_proj_b: p("mlp.c_proj.bias"),
                     act: cfg.activation_function,
                     layer: i,
-                },
+                }),
                 layer: i,
             });
         }
@@ -124,12 +126,14 @@ impl Gpt2 {
             go(p("attn.c_attn.bias"), &mut b.attn.c_attn_b)?;
             go(p("attn.c_proj.weight"), &mut b.attn.c_proj_w)?;
             go(p("attn.c_proj.bias"), &mut b.attn.c_proj_b)?;
-            go(p("ln_2.weight"), &mut b.ln_2.weight)?;
-            go(p("ln_2.bias"), &mut b.ln_2.bias)?;
-            go(p("mlp.c_fc.weight"), &mut b.mlp.c_fc_w)?;
-            go(p("mlp.c_fc.bias"), &mut b.mlp.c_fc_b)?;
-            go(p("mlp.c_proj.weight"), &mut b.mlp.c_proj_w)?;
-            go(p("mlp.c_proj.bias"), &mut b.mlp.c_proj_b)?;
+            if let Some(mlp) = &mut b.mlp {
+                go(p("ln_2.weight"), &mut b.ln_2.weight)?;
+                go(p("ln_2.bias"), &mut b.ln_2.bias)?;
+                go(p("mlp.c_fc.weight"), &mut mlp.c_fc_w)?;
+                go(p("mlp.c_fc.bias"), &mut mlp.c_fc_b)?;
+                go(p("mlp.c_proj.weight"), &mut mlp.c_proj_w)?;
+                go(p("mlp.c_proj.bias"), &mut mlp.c_proj_b)?;
+            }
         }
         go("ln_f.weight".into(), &mut m.ln_f.weight)?;
         go("ln_f.bias".into(), &mut m.ln_f.bias)?;
@@ -226,6 +230,12 @@ impl Gpt2 {
 
     fn run_with_inner(&self, ids: &Tensor, spec: &HookSpec, opts: ForwardOpts, kv: Option<&mut KvCache>) -> Result<Run> {
         spec.validate(self.cfg.n_layer)?;
+        if !self.cfg.has_mlp() {
+            // an attention-only block has no ln_2/MLP points: naming one is an unknown hook
+            if let Some(p) = spec.named_points().into_iter().find(|p| matches!(p, HookPoint::MlpPre(_) | HookPoint::MlpPost(_) | HookPoint::MlpOut(_) | HookPoint::LnScale(Ln::Ln2(_)) | HookPoint::LnNormalized(Ln::Ln2(_)))) {
+                return Err(Error::UnknownHook { name: p.to_string(), near: vec!["none: the model is attention-only (config mlp = none), its blocks have no ln2/mlp hook points".into()] });
+            }
+        }
         let ids = self.check_ids(ids)?; // (B, T) u32
         let (b, t) = ids.dims2()?;
         let mask_rows = match opts.attention_mask {

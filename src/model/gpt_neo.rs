@@ -97,6 +97,7 @@ impl GptNeoConfig {
             eos_token_id: self.eos_token_id,
             position_embedding: PositionEmbedding::Learned,
             attention_windows: windows,
+            mlp: Default::default(),
         };
         cfg.validate()?;
         Ok(cfg)

@@ -27,3 +27,4 @@ pub use default::{default_model_dir, load_default};
 pub use kv_cache::KvCache;
 pub use weights::LoadOptions;
 pub use hub::HubSource;
+pub use config::MlpKind;

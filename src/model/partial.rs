@@ -65,10 +65,10 @@ impl Gpt2 {
         if mid {
             // the second half of block `first` (Block::forward after resid_mid)
             let b = &self.blocks[first];
-            let mlp_out = b
-                .mlp
-                .forward(&b.ln_2.forward(&x, &mut hooks)?, &mut hooks)?;
-            x = (x + mlp_out)?;
+            if let Some(mlp) = &b.mlp {
+                let mlp_out = mlp.forward(&b.ln_2.forward(&x, &mut hooks)?, &mut hooks)?;
+                x = (x + mlp_out)?;
+            }
         }
         let start = if mid { first + 1 } else { first };
         for blk in &self.blocks[start..] {

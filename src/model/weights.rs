@@ -25,13 +25,17 @@ pub fn expected_shapes(cfg: &Gpt2Config) -> Vec<(String, Vec<usize>)> {
             (n("attn.c_attn.bias"), vec![3 * c]),
             (n("attn.c_proj.weight"), vec![c, c]),
             (n("attn.c_proj.bias"), vec![c]),
-            (n("ln_2.weight"), vec![c]),
-            (n("ln_2.bias"), vec![c]),
-            (n("mlp.c_fc.weight"), vec![c, m]),
-            (n("mlp.c_fc.bias"), vec![m]),
-            (n("mlp.c_proj.weight"), vec![m, c]),
-            (n("mlp.c_proj.bias"), vec![c]),
         ]);
+        if cfg.has_mlp() {
+            out.extend([
+                (n("ln_2.weight"), vec![c]),
+                (n("ln_2.bias"), vec![c]),
+                (n("mlp.c_fc.weight"), vec![c, m]),
+                (n("mlp.c_fc.bias"), vec![m]),
+                (n("mlp.c_proj.weight"), vec![m, c]),
+                (n("mlp.c_proj.bias"), vec![c]),
+            ]);
+        }
     }
     out.push(("ln_f.weight".into(), vec![c]));
     out.push(("ln_f.bias".into(), vec![c]));

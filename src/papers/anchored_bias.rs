@@ -195,7 +195,7 @@ pub fn neuron_scan(p: &ProcessedGpt2, gen: &McqGen, b: &McqBatch, layer: usize, 
     let a = gen.letter_ids()[0];
     let run = p.run(&b.ids, &HookSpec::new().capture(HookPoint::MlpPost(layer)))?;
     let post = run.cache.get(HookPoint::MlpPost(layer))?.narrow(1, pos, 1)?.squeeze(1)?.abs()?.mean(0)?; // (M,)
-    let w_out = &p.model.blocks[layer].mlp.c_proj_w; // (M, C)
+    let w_out = &p.model.blocks[layer].mlp()?.c_proj_w; // (M, C)
     let norms: Vec<f32> = w_out.sqr()?.sum(1)?.sqrt()?.to_vec1()?;
     let post: Vec<f32> = post.to_vec1()?;
     let dir = (p.unembed_direction(a)? - p.unembed_direction(gold)?)?;

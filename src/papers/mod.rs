@@ -33,3 +33,4 @@ pub mod hftp;
 pub mod hut;
 pub mod gedi;
 pub mod tom_next_token;
+pub mod one_layer_knowledge;

@@ -98,6 +98,9 @@ pub fn all_sites(cfg: &Gpt2Config) -> Vec<Site> {
     let mut v = vec![];
     for layer in 0..cfg.n_layer {
         for proj in Proj::ALL {
+            if !cfg.has_mlp() && matches!(proj, Proj::Fc | Proj::MlpProj) {
+                continue; // attention-only blocks (mlp = none) have no MLP projections
+            }
             v.push(Site { layer, proj, slice: Slice::All });
             if proj == Proj::CAttn {
                 for slice in [Slice::Q, Slice::K, Slice::V] {
@@ -155,8 +158,8 @@ pub fn proj_weight(model: &Gpt2, layer: usize, proj: Proj) -> Result<&candle_cor
     Ok(match proj {
         Proj::CAttn => &b.attn.c_attn_w,
         Proj::AttnProj => &b.attn.c_proj_w,
-        Proj::Fc => &b.mlp.c_fc_w,
-        Proj::MlpProj => &b.mlp.c_proj_w,
+        Proj::Fc => &b.mlp()?.c_fc_w,
+        Proj::MlpProj => &b.mlp()?.c_proj_w,
     })
 }
 
@@ -167,8 +170,8 @@ pub fn proj_weight_mut(model: &mut Gpt2, layer: usize, proj: Proj) -> Result<&mu
     Ok(match proj {
         Proj::CAttn => &mut b.attn.c_attn_w,
         Proj::AttnProj => &mut b.attn.c_proj_w,
-        Proj::Fc => &mut b.mlp.c_fc_w,
-        Proj::MlpProj => &mut b.mlp.c_proj_w,
+        Proj::Fc => &mut b.mlp_mut()?.c_fc_w,
+        Proj::MlpProj => &mut b.mlp_mut()?.c_proj_w,
     })
 }
 
