@@ -22,7 +22,7 @@ use crate::data::TokenDataset;
 use crate::interp::next_token::NextTokenDist;
 use crate::model::Gpt2;
 use crate::runtime::parallel_map;
-use crate::train::{AdamW, AdamWConfig, LrSchedule, TinyLmConfig, TrainConfig, Trainer};
+use crate::train::{tiny_lm_trainer, TinyLmConfig};
 use crate::{Error, Result};
 
 pub const SLUG: &str = "tom-next-token";
@@ -100,33 +100,7 @@ pub fn train(seed: u64, stop_after: Option<usize>) -> Result<(Gpt2, Vec<(f64, f6
     let cfg = ci_lm_config();
     let docs = training_docs(seed, TRAIN_STORIES, &tok)?;
     let data = TokenDataset::from_documents(&docs, Some(tok.eos_id()), cfg.ctx)?;
-    let init = Gpt2::random(
-        cfg.model_config(tok.vocab_size(), tok.eos_id()),
-        seed,
-        &Device::Cpu,
-    )?;
-    // train_tiny_lm's settings, with the schedule's length kept when stopping early
-    let tcfg = TrainConfig {
-        steps: stop_after.unwrap_or(cfg.steps).min(cfg.steps),
-        batch_size: cfg.batch_size,
-        clip: Some(1.0),
-        schedule: LrSchedule::Cosine {
-            lr: cfg.lr,
-            warmup: cfg.steps / 10,
-            total: cfg.steps,
-            min_lr: cfg.lr / 10.0,
-        },
-        log_every: 10,
-        seed,
-        progress: false,
-        ..Default::default()
-    };
-    let opt = AdamW::new(AdamWConfig {
-        lr: cfg.lr,
-        weight_decay: 0.1,
-        ..Default::default()
-    });
-    let mut trainer = Trainer::new(&init, Box::new(opt), tcfg)?;
+    let mut trainer = tiny_lm_trainer(tok.vocab_size(), tok.eos_id(), &cfg, seed, stop_after)?;
     let m = trainer.fit(&data, None)?;
     Ok((trainer.model()?, m.train_curve()))
 }

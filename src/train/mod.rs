@@ -29,5 +29,5 @@ pub use groups::{is_conv1d_weight, to_linear, ParamGroup, ParamGroups, Select};
 pub use sophia::{SophiaConfig, SophiaG};
 pub use conda::{Conda, CondaConfig};
 pub use muon::{newton_schulz5, Muon, MuonConfig, MuonVariant};
-pub use tiny::{train_tiny_lm, TinyLmConfig};
+pub use tiny::{tiny_lm_trainer, train_tiny_lm, TinyLmConfig};
 pub mod cclm;

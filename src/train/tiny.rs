@@ -52,9 +52,19 @@ impl TinyLmConfig {
 /// documents; returns it with its final training loss (nats/token).
 pub fn train_tiny_lm(docs: &[Vec<u32>], vocab_size: usize, eos: u32, cfg: &TinyLmConfig, seed: u64) -> Result<(Gpt2, f64)> {
     let data = TokenDataset::from_documents(docs, Some(eos), cfg.ctx)?;
+    let mut trainer = tiny_lm_trainer(vocab_size, eos, cfg, seed, None)?;
+    let m = trainer.fit(&data, None)?;
+    Ok((trainer.model()?, m.last_train_loss().unwrap_or(f64::NAN)))
+}
+
+/// The trainer [`train_tiny_lm`] runs: `cfg`'s model at `seed`'s init, AdamW (weight decay 0.1),
+/// clip 1.0, cosine from `cfg.lr` to a tenth after 10% warmup, batch order from `seed`, the loss
+/// logged every 10 steps. `stop_after` ends the run early on the same schedule (the first steps
+/// of the same trajectory).
+pub fn tiny_lm_trainer(vocab_size: usize, eos: u32, cfg: &TinyLmConfig, seed: u64, stop_after: Option<usize>) -> Result<Trainer> {
     let init = Gpt2::random(cfg.model_config(vocab_size, eos), seed, &Device::Cpu)?;
     let tcfg = TrainConfig {
-        steps: cfg.steps,
+        steps: stop_after.unwrap_or(cfg.steps).min(cfg.steps),
         batch_size: cfg.batch_size,
         clip: Some(1.0),
         schedule: LrSchedule::Cosine {
@@ -68,15 +78,5 @@ pub fn train_tiny_lm(docs: &[Vec<u32>], vocab_size: usize, eos: u32, cfg: &TinyL
         progress: false,
         ..Default::default()
     };
-    let mut trainer = Trainer::new(
-        &init,
-        Box::new(AdamW::new(AdamWConfig {
-            lr: cfg.lr,
-            weight_decay: 0.1,
-            ..Default::default()
-        })),
-        tcfg,
-    )?;
-    let m = trainer.fit(&data, None)?;
-    Ok((trainer.model()?, m.last_train_loss().unwrap_or(f64::NAN)))
+    Trainer::new(&init, Box::new(AdamW::new(AdamWConfig { lr: cfg.lr, weight_decay: 0.1, ..Default::default() })), tcfg)
 }
