@@ -64,6 +64,12 @@ pub enum Error {
     #[error("data: {0}")]
     Data(String),
 
+    /// A multiple-choice item that cannot be used: its JSON does not parse, its choices are not
+    /// in the "A: … B: … Answer:" layout, its label is not one of them, or an answer letter is
+    /// not a single token (arXiv 2405.03205's `IOI.json` format).
+    #[error("multiple-choice item {index}: {msg}")]
+    McqItem { index: usize, msg: String },
+
     #[error("non-finite value at training step {step}: {what}")]
     NonFinite { step: usize, what: String },
 

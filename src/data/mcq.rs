@@ -199,6 +199,158 @@ impl McqGen {
     }
 }
 
+/// A multiple-choice prompt in the text layout of the paper's `IOI.json`:
+///
+/// ```text
+/// Question: Then, Stephen and Samantha had a lot of fun at the station. Stephen gave a necklace to? Answer Choices: A: Stephen B: Samantha Answer:
+/// ```
+///
+/// with the byte offsets of each option letter and option text in `text`, so a BPE encoding
+/// can find their tokens (the anchor " A" and the gold letter, for the attention swap).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TextMcq {
+    pub text: String,
+    pub options: Vec<String>,
+    /// Index of the gold option (0 = "A").
+    pub gold: usize,
+    /// Byte offset in `text` of each option's letter ("A" of "A: Stephen").
+    pub letter_at: Vec<usize>,
+    /// Byte offset in `text` of each option's text.
+    pub option_at: Vec<usize>,
+}
+
+/// The marker before the options and the text after them, as in `IOI.json`.
+pub const CHOICES_MARKER: &str = "Answer Choices:";
+pub const ANSWER_MARKER: &str = "Answer:";
+
+impl TextMcq {
+    /// Parses one prompt and its gold `label` ("A", "B", …): the choices follow the last
+    /// `Answer Choices:`, are labelled `A:`, `B:`, … in order (at most 4), and the prompt ends
+    /// with `Answer:`. `index` names the item in the error.
+    pub fn parse(index: usize, text: &str, label: &str) -> Result<TextMcq> {
+        let bad = |msg: String| Error::McqItem { index, msg };
+        let trimmed = text.trim_end();
+        let Some(end) = trimmed.strip_suffix(ANSWER_MARKER).map(str::len) else {
+            return Err(bad(format!("the prompt does not end with {ANSWER_MARKER:?}")));
+        };
+        let Some(start) = trimmed[..end].rfind(CHOICES_MARKER).map(|i| i + CHOICES_MARKER.len()) else {
+            return Err(bad(format!("no {CHOICES_MARKER:?} before the final {ANSWER_MARKER:?}")));
+        };
+        // the choices region, split at whitespace; a word "X:" with X the next letter opens an option
+        let region = &trimmed[start..end];
+        let mut words: Vec<(usize, &str)> = vec![];
+        let mut i = 0;
+        for w in region.split_whitespace() {
+            let at = region[i..].find(w).map(|k| k + i).unwrap_or(i);
+            words.push((start + at, w));
+            i = at + w.len();
+        }
+        let (mut options, mut letter_at, mut option_at): (Vec<String>, Vec<usize>, Vec<usize>) = (vec![], vec![], vec![]);
+        let mut spans: Vec<(usize, usize)> = vec![]; // option text span in `text`
+        for (at, w) in words {
+            let next = MCQ_LETTERS.get(options.len()).map(|l| format!("{l}:"));
+            if next.as_deref() == Some(w) {
+                letter_at.push(at);
+                options.push(String::new());
+                spans.push((at + w.len(), at + w.len()));
+            } else if !spans.is_empty() {
+                let opened = option_at.len() < spans.len();
+                let span = spans.last_mut().expect("not empty");
+                if opened {
+                    option_at.push(at);
+                    span.0 = at;
+                }
+                span.1 = at + w.len();
+            } else {
+                return Err(bad(format!("the choices start with {w:?}, not \"A:\"")));
+            }
+        }
+        if options.len() < 2 {
+            return Err(bad(format!("{} option(s) after {CHOICES_MARKER:?}; need at least 2 labelled A:, B:", options.len())));
+        }
+        if option_at.len() != options.len() {
+            return Err(bad("an option letter with no text after it".into()));
+        }
+        for (o, (a, b)) in options.iter_mut().zip(&spans) {
+            *o = trimmed[*a..*b].to_string();
+        }
+        let gold = MCQ_LETTERS[..options.len()]
+            .iter()
+            .position(|l| *l == label.trim())
+            .ok_or_else(|| bad(format!("label {label:?} is not one of the letters {:?}", &MCQ_LETTERS[..options.len()])))?;
+        Ok(TextMcq { text: text.to_string(), options, gold, letter_at, option_at })
+    }
+
+    pub fn gold_letter(&self) -> &'static str {
+        MCQ_LETTERS[self.gold]
+    }
+}
+
+/// IOI-style multiple-choice questions in `IOI.json`'s layout, the project's own generator:
+/// "Question: {IOI sentence with subject S and indirect object IO} {S} gave … to? Answer
+/// Choices: A: … B: … Answer:". The gold is IO; the subject S is the other option the sentence
+/// names, further options (up to 4) are names the sentence does not mention. Gold positions
+/// cycle through A, B, … (balanced), unlike `IOI.json`, whose gold is always B with S at A.
+#[derive(Clone, Debug)]
+pub struct IoiMcqGen {
+    pub n_options: usize,
+}
+
+/// Single-token (with a leading space) first names for [`IoiMcqGen`].
+pub const IOI_NAMES: [&str; 24] = [
+    "John", "Mary", "Tom", "James", "Sarah", "David", "Anna", "Paul", "Laura", "Mark", "Emma", "Peter", "Kate", "Michael", "Lisa", "Daniel", "Jane", "Steve", "Alice", "Chris",
+    "Rachel", "Kevin", "Linda", "Brian",
+];
+pub const IOI_PLACES: [&str; 10] = ["store", "park", "school", "station", "hospital", "garden", "restaurant", "office", "library", "beach"];
+pub const IOI_OBJECTS: [&str; 10] = ["book", "drink", "snack", "necklace", "ring", "kiss", "bone", "basketball", "computer", "flower"];
+/// `{S}`, `{IO}`, `{P}` (place), `{O}` (object); each ends where the question mark goes.
+pub const IOI_TEMPLATES: [&str; 6] = [
+    "Then, {S} and {IO} went to the {P}. {S} gave a {O} to",
+    "When {S} and {IO} got a {O} at the {P}, {S} decided to give it to",
+    "After the lunch, {S} and {IO} went to the {P}. {S} gave a {O} to",
+    "While {S} and {IO} were working at the {P}, {S} gave a {O} to",
+    "Friends {S} and {IO} found a {O} at the {P}. {S} gave it to",
+    "Afterwards, {S} and {IO} had a long talk at the {P}, and {S} handed a {O} to",
+];
+
+impl IoiMcqGen {
+    pub fn new(n_options: usize) -> Result<Self> {
+        if !(2..=4).contains(&n_options) {
+            return Err(Error::Data(format!("IoiMcqGen: n_options must be 2, 3 or 4 (got {n_options})")));
+        }
+        Ok(IoiMcqGen { n_options })
+    }
+
+    /// `n` items with gold at position `i mod n_options` (balanced), seeded.
+    pub fn generate(&self, n: usize, seed: u64) -> Result<Vec<TextMcq>> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let gold = i % self.n_options;
+            let mut names = IOI_NAMES.to_vec();
+            names.shuffle(&mut rng);
+            let (s, io) = (names[0], names[1]);
+            let t = IOI_TEMPLATES[rng.random_range(0..IOI_TEMPLATES.len())];
+            let sentence = t
+                .replace("{IO}", io)
+                .replace("{S}", s)
+                .replace("{P}", IOI_PLACES[rng.random_range(0..IOI_PLACES.len())])
+                .replace("{O}", IOI_OBJECTS[rng.random_range(0..IOI_OBJECTS.len())]);
+            // the other options in order S, then the distractors (IOI.json has S at A), the gold inserted at its position
+            let mut rest: Vec<&str> = vec![s];
+            rest.extend(&names[2..self.n_options]);
+            let mut options: Vec<&str> = rest;
+            options.insert(gold, io);
+            let choices: Vec<String> = options.iter().enumerate().map(|(k, o)| format!("{}: {o}", MCQ_LETTERS[k])).collect();
+            let text = format!("Question: {sentence}? {CHOICES_MARKER} {} {ANSWER_MARKER}", choices.join(" "));
+            let item = TextMcq::parse(i, &text, MCQ_LETTERS[gold])?;
+            debug_assert_eq!(item.options, options);
+            out.push(item);
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +386,48 @@ mod tests {
         // weights 1 and 1/12^1.5 ≈ 0.024
         assert!(count("apple") > 20.0 * count("fig").max(1.0), "{} {}", count("apple"), count("fig"));
         assert_eq!(g.generate(5, GoldPolicy::Biased { p_first: 0.7 }, 1).unwrap(), items[..5].to_vec());
+    }
+
+    #[test]
+    fn text_mcq_parses_the_ioi_json_layout() {
+        let t = "Question: Then, Stephen and Samantha had a lot of fun at the station. Stephen gave a necklace to? Answer Choices: A: Stephen B: Samantha Answer:";
+        let it = TextMcq::parse(0, t, "B").unwrap();
+        assert_eq!(it.options, ["Stephen", "Samantha"]);
+        assert_eq!(it.gold, 1);
+        assert_eq!(&t[it.letter_at[0]..it.letter_at[0] + 2], "A:");
+        assert_eq!(&t[it.letter_at[1]..it.letter_at[1] + 2], "B:");
+        assert_eq!(&t[it.option_at[1]..it.option_at[1] + 8], "Samantha");
+        // multi-word options keep their words
+        let it = TextMcq::parse(0, "Question: who? Answer Choices: A: New York B: Paris C: Old Town Answer:", "C").unwrap();
+        assert_eq!(it.options, ["New York", "Paris", "Old Town"]);
+        for (text, label) in [
+            ("Question: who? Answer Choices: A: x B: y", "A"),           // no final Answer:
+            ("Question: who? A: x B: y Answer:", "A"),                   // no choices marker
+            ("Question: who? Answer Choices: B: x A: y Answer:", "A"),   // letters out of order
+            ("Question: who? Answer Choices: A: x Answer:", "A"),        // one option
+            ("Question: who? Answer Choices: A: x B: Answer:", "A"),     // empty option
+            ("Question: who? Answer Choices: A: x B: y Answer:", "C"),   // label not an option
+        ] {
+            assert!(matches!(TextMcq::parse(7, text, label), Err(Error::McqItem { index: 7, .. })), "{text}");
+        }
+    }
+
+    #[test]
+    fn ioi_generator_is_balanced_and_reparses() {
+        let g = IoiMcqGen::new(3).unwrap();
+        let items = g.generate(30, 4).unwrap();
+        for (i, it) in items.iter().enumerate() {
+            assert_eq!(it.gold, i % 3);
+            assert_eq!(it.options.len(), 3);
+            assert!(it.text.starts_with("Question: ") && it.text.ends_with(" Answer:"));
+            // the gold (IO) is named in the sentence once, the subject twice, distractors never
+            let sentence = &it.text[..it.text.find(CHOICES_MARKER).unwrap()];
+            let count = |n: &str| sentence.matches(&format!("{n} ")).count() + sentence.matches(&format!("{n},")).count() + sentence.matches(&format!("{n}.")).count();
+            assert_eq!(count(&it.options[it.gold]), 1, "{}", it.text);
+            assert_eq!((0..3).filter(|&k| k != it.gold).map(|k| count(&it.options[k])).collect::<Vec<_>>().iter().filter(|&&c| c == 2).count(), 1, "{}", it.text);
+        }
+        assert_eq!(g.generate(30, 4).unwrap(), items);
+        assert!(IoiMcqGen::new(1).is_err() && IoiMcqGen::new(5).is_err());
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //!
 //! The method lives in [`crate::interp::weight_processing`] (TransformerLens' processing, which
 //! the paper's notebook loads GPT-2 with) and [`crate::interp::circuits`] (value vectors, DLA,
-//! the edit, the attention swap); the prompts in [`crate::data::mcq`].
+//! the edit, the attention swap); the prompts in [`crate::data::mcq`]. The full scale (GPT-2
+//! small on the repository's `IOI.json` and synthetic IOI questions) is [`full`].
 
 use candle_core::{DType, Device, Tensor};
 use rand::rngs::StdRng;
@@ -19,6 +20,8 @@ use crate::interp::{cross_entropy_per_token, edit_value_vectors, swap_attention,
 use crate::model::{Gpt2, Gpt2Config};
 use crate::train::{AdamW, AdamWConfig, LrSchedule, TrainConfig, Trainer};
 use crate::{Error, Result};
+
+pub mod full;
 
 pub const SLUG: &str = "anchored-bias";
 /// The paper's edit (`mitigate_mlp.ipynb`): `W_out[i] ← W_out[i] − α1·W_U[A] + α2·W_U[gold]`.
