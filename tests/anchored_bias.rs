@@ -211,6 +211,15 @@ fn full_path_on_a_random_gpt2_layout_checkpoint() {
         }
     }
     assert!(r.swapped_ioi.iter().zip(r.held_out_before()).any(|(a, b)| (a.a_minus_gold - b.a_minus_gold).abs() > 1e-5));
+
+    // what the notebook's full cell displays
+    let lines = abf::report_lines(&r);
+    let a_wins = r.before_ioi.iter().filter(|a| a.p_a > a.p_gold).count();
+    assert!(lines[0].starts_with(&format!("P(\" A\") > P(\" B\") on {a_wins} of 45 ")), "{}", lines[0]);
+    assert!(lines[1].contains(&format!("on {} of them", r.fixed_items())), "{}", lines[1]);
+    let tables = abf::report_tables(&r, &t).unwrap();
+    let heights: Vec<usize> = tables.iter().map(|t| t.dataframe().height()).collect();
+    assert_eq!(heights, vec![4, 2, r.selected.len(), 4]);
 }
 
 #[test]

@@ -143,8 +143,8 @@ fn over_runs(runs: &[SeedRun], f: &dyn Fn(&SeedRun) -> f64) -> String {
     mean_range(&runs.iter().map(|r| f(r)).collect::<Vec<_>>(), 2)
 }
 let rows = vec![
-    vec!["models prefer \" A\"".into(), "GPT-2 family, MCQ datasets (abstract)".into(), format!("acc gap {}", over_runs(&runs, &|r| r.before[0].accuracy - ab::accuracy_not_a(&r.before))), "GPT-2 on the MCQ prompts".into()],
-    vec!["MLP value vectors carry it".into(), "logit lens on MLP layers (Sec. 3)".into(), format!("{} flagged neurons", over_runs(&runs, &|r| r.scan.iter().filter(|s| s.flagged).count() as f64)), "the same scan".into()],
+    vec!["models prefer \" A\"".into(), "GPT-2 family, MCQ datasets (abstract)".into(), format!("acc gap {}", over_runs(&runs, &|r| r.before[0].accuracy - ab::accuracy_not_a(&r.before))), "GPT-2 small on IOI.json and synthetic IOI questions (below)".into()],
+    vec!["MLP value vectors carry it".into(), "logit lens on MLP layers (Sec. 3)".into(), format!("{} flagged neurons", over_runs(&runs, &|r| r.scan.iter().filter(|s| s.flagged).count() as f64)), "the repository's scan, threshold 4".into()],
     vec!["edit α1 = 1, α2 = 8 fixes gold = B".into(), "edited GPT-2 predicts gold (mitigate_mlp.ipynb)".into(), format!("gold = B acc {} → {}", over_runs(&runs, &|r| r.before[1].accuracy), over_runs(&runs, &|r| r.after[1].accuracy)), "the same".into()],
     vec!["random-neuron edit (control)".into(), "—".into(), format!("gold = B acc {}", over_runs(&runs, &|r| r.random[1].accuracy)), "the same".into()],
     vec!["side effect: gold = A accuracy".into(), "not reported".into(), format!("{} → {}", over_runs(&runs, &|r| r.before[0].accuracy), over_runs(&runs, &|r| r.after[0].accuracy)), "the same".into()],
@@ -156,4 +156,15 @@ table
 // %% [markdown]
 // ## Full scale
 //
-// Not wired yet: GPT-2 small with the repository's `IOI.json` (45 items, gold B) needs the prompts in GPT-2's BPE and the letter tokens " A", " B" located in them; the library pieces (`Gpt2::processed`, `neuron_top_tokens`, `edit_value_vectors`, `swap_attention`, `logit_diff`) are model-agnostic and tested on a random HF checkpoint against TransformerLens (`tests/weight_processing.rs`).
+// `GPT2LAB_SCALE=full` runs the repository's setting: GPT-2 small from the hub (`Gpt2::from_pretrained("gpt2")`, processed as above) on its `IOI.json` (45 IOI questions, gold always " B", " A" always the sentence's subject; bundled in `datasets/anchored-bias-ioi/` with its MIT licence and sha256-checked on load) and on 120 two-option IOI questions from our own generator (`data::mcq::IoiMcqGen`) with the gold at A and at B in turn. Prompts and positions follow `mitigate_mlp.ipynb`: BOS, then the sentence verbatim, everything read at the last token (the ":" of "Answer:"); the answers " A" and " B" must be single GPT-2 tokens, and the choice letters are located in the prompt's BPE (a typed error otherwise). `abf::run_full` reports P(" A") against P(gold), the MLP logit lens per layer, the repository's neuron scan (top 10 by |post| · ‖W_out[i]‖, contribution `W_U · ln_final(post_i W_out[i] + b_out)`, flagged when A − gold > 4) and its per-item loop (from the last layer down, the first flagged neuron edited with α1 = 1, α2 = 8; success = the top-1 token is the gold letter). Beyond the repository, which runs one item: one edit of the neurons flagged on at least half of a locating third of `IOI.json`, tested on the other two thirds and on the synthetic questions, next to the same edit on as many random neurons of the same layers (the control), and the attention swap at the 3 heads that attend most from the answer position to " A". The cell is `abf::run_full` and its display (`abf::report_lines`, `abf::report_tables`). Nothing here is asserted: the cells were written without GPT-2's weights (no hub access), so the brief's "GPT-2 picks A on most `IOI.json` items" is reported, not asserted. `tests/anchored_bias.rs` runs `run_full` and the display end to end on a random-weight checkpoint in GPT-2's Hugging Face layout with GPT-2's tokenizer and checks every measurement against a direct computation from the full logits.
+
+// %%
+if scale.is_full() {
+    use gpt2lab::papers::anchored_bias::full as abf;
+    let gtok = Gpt2Tokenizer::gpt2()?;
+    let fr = abf::run_full(&Gpt2::from_pretrained("gpt2")?, &gtok, &abf::load_ioi_json()?, &abf::FullSetup::paper())?;
+    abf::report_lines(&fr).iter().for_each(|l| println!("{l}"));
+    abf::report_tables(&fr, &gtok)?.iter().for_each(|t| t.evcxr_display());
+} else {
+    println!("ci scale: the GPT-2 small run is skipped (GPT2LAB_SCALE=full runs it)");
+}

@@ -21,6 +21,9 @@
 //! no code released) trades the answer position's attention on the " A" letter and on the gold
 //! letter at the heads that attend most from the answer position to " A".
 
+mod report;
+pub use report::{report_lines, report_tables};
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
