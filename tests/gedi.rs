@@ -207,3 +207,31 @@ fn full_scale_path_on_random_gpt2_layout_checkpoints() {
     ));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn guide_evaluation_agrees_with_the_loss_and_types_bad_input() {
+    let w = TopicWorld::default();
+    let g = GediGuide {
+        model: Gpt2::random(Gpt2Config::tiny(w.vocab_size(), 32, 32, 1, 2), 4, &Device::Cpu).unwrap(),
+        logit_scale: 1.7,
+        bias: [0.0; 2],
+        codes: w.class_codes(),
+    };
+    let docs = w.corpus(40, 10, 3).unwrap();
+    let e = gedi::eval_guide(&w, &g, &docs, 0).unwrap();
+    // L_disc on the same topic-mode examples through cclm_loss (one batch, same scale)
+    let ex = gedi::cclm_examples(&w, &docs, 0).unwrap();
+    let scale = Tensor::new(&[1.7f32], &Device::Cpu).unwrap();
+    let l = cclm_loss(&g.model, &scale, g.codes, &ex, gedi::LAMBDA).unwrap();
+    assert!((e.disc_loss - l.disc).abs() < 1e-5, "{} vs {}", e.disc_loss, l.disc);
+    let margin = ex.iter().zip(&l.nll).map(|(x, r)| r[1 - x.label] - r[x.label]).sum::<f64>() / ex.len() as f64;
+    assert!((e.margin - margin).abs() < 1e-6);
+    assert!((0.0..=1.0).contains(&e.pair_acc) && (0.0..=1.0).contains(&e.topic_acc));
+    // the 4-way accuracy by hand for one document through class_logp
+    let d = &docs[0];
+    let lps: Vec<f64> = (0..4).map(|k| g.class_logp(&[w.topic_code(k).unwrap()], &d.tokens).unwrap()).collect();
+    let best = (0..4).max_by(|&a, &b| lps[a].total_cmp(&lps[b])).unwrap();
+    let one = gedi::eval_guide(&w, &g, &docs[..1], 0).unwrap();
+    assert_eq!(one.topic_acc, f64::from(u8::from(best == d.topic)));
+    assert!(matches!(gedi::eval_guide(&w, &g, &[], 0), Err(Error::EmptyInput(_))));
+}
