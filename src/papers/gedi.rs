@@ -443,14 +443,15 @@ pub fn write_artefact(threads: usize) -> Result<String> {
         rows.push(metrics(&r));
         rows.push(timing_metrics(&r));
     }
-    let mut w = super::ArtefactWriter::new(SLUG, "cargo run --example artefact -- gedi", &SEEDS)?;
+    let mut w = super::ArtefactWriter::new(SLUG, "cargo run --release --example artefact -- gedi --threads 1", &SEEDS)?;
     w.write_runs(&rows)?;
     let notes = format!(
-        "{} seeds × (a {}-layer d={} base LM and CC-LM guide, {} steps each, {} documents of {} tokens; {} prompts × 4 topics × {} new tokens per mode), {threads} seeds at a time, {:.0} s on this machine's CPU",
+        "{} seeds × (a {}-layer d={} base LM ({} steps) and CC-LM guide ({} steps), {} documents of {} tokens; {} prompts × 4 topics × {} new tokens per mode), {threads} seeds at a time, {:.0} s on this machine's CPU",
         SEEDS.len(),
         s.base.n_layer,
         s.base.n_embd,
         s.base.steps,
+        s.guide.steps,
         s.docs,
         s.doc_len,
         s.n_prompts,
