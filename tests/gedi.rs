@@ -207,3 +207,71 @@ fn full_scale_path_on_random_gpt2_layout_checkpoints() {
     ));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn guide_evaluation_agrees_with_the_loss_and_types_bad_input() {
+    let w = TopicWorld::default();
+    let g = GediGuide {
+        model: Gpt2::random(Gpt2Config::tiny(w.vocab_size(), 32, 32, 1, 2), 4, &Device::Cpu).unwrap(),
+        logit_scale: 1.7,
+        bias: [0.0; 2],
+        codes: w.class_codes(),
+    };
+    let docs = w.corpus(40, 10, 3).unwrap();
+    let e = gedi::eval_guide(&w, &g, &docs, 0).unwrap();
+    // L_disc on the same topic-mode examples through cclm_loss (one batch, same scale)
+    let ex = gedi::cclm_examples(&w, &docs, 0).unwrap();
+    let scale = Tensor::new(&[1.7f32], &Device::Cpu).unwrap();
+    let l = cclm_loss(&g.model, &scale, g.codes, &ex, gedi::LAMBDA).unwrap();
+    assert!((e.disc_loss - l.disc).abs() < 1e-5, "{} vs {}", e.disc_loss, l.disc);
+    let margin = ex.iter().zip(&l.nll).map(|(x, r)| r[1 - x.label] - r[x.label]).sum::<f64>() / ex.len() as f64;
+    assert!((e.margin - margin).abs() < 1e-6);
+    assert!((0.0..=1.0).contains(&e.pair_acc) && (0.0..=1.0).contains(&e.topic_acc));
+    // the 4-way accuracy by hand for one document through class_logp
+    let d = &docs[0];
+    let lps: Vec<f64> = (0..4).map(|k| g.class_logp(&[w.topic_code(k).unwrap()], &d.tokens).unwrap()).collect();
+    let best = (0..4).max_by(|&a, &b| lps[a].total_cmp(&lps[b])).unwrap();
+    let one = gedi::eval_guide(&w, &g, &docs[..1], 0).unwrap();
+    assert_eq!(one.topic_acc, f64::from(u8::from(best == d.topic)));
+    assert!(matches!(gedi::eval_guide(&w, &g, &[], 0), Err(Error::EmptyInput(_))));
+}
+
+#[test]
+fn a_seed_runs_every_mode_with_the_untrained_guide_as_control() {
+    let w = TopicWorld::default();
+    let m = TinyLmConfig {
+        n_embd: 32,
+        n_layer: 1,
+        n_head: 2,
+        ctx: 16,
+        steps: 4,
+        batch_size: 8,
+        lr: 3e-3,
+    };
+    let s = gedi::CiSettings {
+        docs: 40,
+        doc_len: 12,
+        base: m.clone(),
+        guide: m,
+        n_prompts: 4,
+        prompt_len: 3,
+        new_tokens: 4,
+    };
+    let run = gedi::run_seed(&s, 5).unwrap();
+    let ms = &run.models;
+    // the control is the guide's own initialisation, untouched: scale 1, chance-level classifier
+    assert_eq!(ms.untrained.logit_scale, 1.0);
+    assert_eq!(ms.untrained.codes, ms.guide.codes);
+    assert!((ms.untrained_eval.disc_loss - 2f64.ln()).abs() < 0.01, "{}", ms.untrained_eval.disc_loss);
+    let names: Vec<&str> = run.modes.iter().map(|r| r.name.as_str()).collect();
+    assert!(names.contains(&gedi::UNTRAINED_ARM) && names.contains(&"GeDi ω = 30") && names.contains(&"CC-LM alone"));
+    for r in &run.modes {
+        assert_eq!(r.outputs.len(), 4 * s.n_prompts);
+        assert!(r.outputs.iter().all(|o| o.len() == s.new_tokens));
+    }
+    let q = gedi::metrics(&run);
+    for k in ["guide_heldout_disc_loss", "untrained_heldout_topic_acc", "GeDi ω = 30, untrained guide:oracle_acc"] {
+        assert!(q.get(k).unwrap().is_finite(), "{k}");
+    }
+    assert_eq!(q.get("omega0_exact").unwrap(), 1.0);
+}
