@@ -193,3 +193,16 @@ pub fn word_scorer<'a>(tok: &'a Gpt2Tokenizer, lex: &'a LexiconScorer) -> impl F
         Ok(lex.count_words(&text) as f64 / words.max(1) as f64)
     }
 }
+
+/// The full run as one row with the ci keys (`none:<measure>`, `<arm>:<tier>:<measure>`), so
+/// the notebook's claims read ci and full results alike.
+pub fn metrics(r: &FullResult, seed: u64) -> crate::papers::SeedMetrics {
+    let mut m = crate::papers::SeedMetrics::new(seed, "detox").value("typical", r.tiers.typical);
+    m = super::arm_values(m, super::NONE, &r.none);
+    for (name, evals) in &r.arms {
+        for (tier, e) in TIER_NAMES.iter().zip(evals) {
+            m = super::arm_values(m, &format!("{name}:{tier}"), e);
+        }
+    }
+    m
+}

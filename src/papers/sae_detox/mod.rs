@@ -321,7 +321,7 @@ pub fn splice_errors(model: &Gpt2, sae: &Sae, docs: &[Vec<u32>]) -> Result<(f64,
     Ok((act, lg))
 }
 
-fn arm_values(m: SeedMetrics, key: &str, e: &ArmEval) -> SeedMetrics {
+pub(crate) fn arm_values(m: SeedMetrics, key: &str, e: &ArmEval) -> SeedMetrics {
     m.value(&format!("{key}:toxic_rate"), e.toxic_rate)
         .value(&format!("{key}:neutral_rate"), e.neutral_rate)
         .value(&format!("{key}:toxic_any"), e.toxic_any)
