@@ -103,7 +103,7 @@ table
 
 // %%
 let view: Panel = if let Some(r) = &live {
-    check("α = 0: generation under the steering hook = unhooked generation, token for token", r.alpha0_exact == 1.0, format!("{} of {} prompts identical", (r.alpha0_exact * 96.0).round(), 96));
+    check("α = 0: generation under the steering hook = unhooked generation, token for token", r.alpha0_exact == 1.0, format!("{} of {} prompts identical", (r.alpha0_exact * (2 * settings.n_prompts) as f64).round(), 2 * settings.n_prompts));
     check("x̂ + (x − x̂) reproduces the activation (error-term splice)", r.splice_act_err < 1e-5, format!("max |Δx| {:.1e}", r.splice_act_err));
     check("the error-term splice leaves the logits (max |Δlogit| < 1e-4)", r.splice_logit_err < 1e-4, format!("{:.1e}", r.splice_logit_err));
     for m in &runs {
@@ -114,7 +114,7 @@ let view: Panel = if let Some(r) = &live {
     let mut rows = vec![];
     for (k, name) in ["none"].iter().chain(TIER_NAMES.iter()).enumerate() {
         let a = if k == 0 { 0.0 } else { r.tiers.alphas()[k - 1] };
-        let outs = r.model.generate_batch(&ps, &r.eval_set.gen, &steer_spec(r.hook, &dir, a)?, None)?;
+        let outs = r.model.generate_batch(&ps, &r.eval_set.generation, &steer_spec(r.hook, &dir, a)?, None)?;
         for (p, o) in ps.iter().zip(&outs) {
             rows.push(vec![name.to_string(), format!("{a:.2}"), world.decode(p), world.decode(o)]);
         }
@@ -208,7 +208,10 @@ let monotone = per_seed(&runs, |m| {
 });
 let md_gap = per_seed(&runs, |m| rel_drop(m, sae_arm) - rel_drop(m, "mean difference"));
 let rf_drop = per_seed(&runs, |m| rel_drop(m, "random feature"));
-let fmt = |v: &[(u64, f64)], d: usize| v.iter().map(|(s, x)| format!("seed {s}: {x:.d$}")).collect::<Vec<_>>().join("; ");
+fn fmt(v: &[(u64, f64)], d: usize) -> String {
+    v.iter().map(|(s, x)| format!("seed {s}: {x:.d$}")).collect::<Vec<_>>().join("; ")
+}
+let view: Panel = {
 let mut rows = vec![
     vec!["toxic rate falls monotonically over the tiers (smallest step low→mid→high; > 0 = monotone)".to_string(), fmt(&monotone, 3), format!("{} of {} seeds", monotone.iter().filter(|x| x.1 > 0.0).count(), monotone.len())],
     vec![format!("relative drop at high: {sae_arm} − mean difference"), fmt(&md_gap, 3), if md_gap.iter().all(|x| x.1 > 0.0) { "SAE ahead on every seed".into() } else { "mixed".into() }],
@@ -233,12 +236,16 @@ let table = Table::from_rows(&["measure", "per seed", "summary"], rows)?.title(i
 let mut panel = Panel::new();
 if let Some(c) = split_claim { panel = panel.add(c); }
 panel.add(table)
+};
+view
 
 // %% [markdown]
 // ## Paper vs. ours
 
 // %%
-let m_over = |v: &[(u64, f64)], d: usize| mean_range(&v.iter().map(|x| x.1).collect::<Vec<_>>(), d);
+fn m_over(v: &[(u64, f64)], d: usize) -> String {
+    mean_range(&v.iter().map(|x| x.1).collect::<Vec<_>>(), d)
+}
 let rows = vec![
     vec!["toxicity reduction at the strongest tier".into(), "beats competitive baselines by up to 20% (abstract; Perspective API on RealToxicityPrompts)".into(), format!("relative drop of the lexicon toxic rate: {} ({sae_arm}); random direction {}", m_over(&drop, 3), m_over(&ctrl_drop, 3)), "the same on GPT-2 small + hub SAE, RTP prompts, word lexicon".into()],
     vec!["SAE vs baseline at the strongest tier".into(), "SAE ahead, up to 20% (abstract)".into(), format!("SAE − mean difference, relative drop: {}", m_over(&md_gap, 3)), "the same arms".into()],

@@ -26,7 +26,7 @@ pub struct EvalSet {
     /// The benchmark proxy: (prompt, the right next token).
     pub task: Vec<(Vec<u32>, u32)>,
     /// How continuations are sampled (one seed for every arm: arms differ only by the hook).
-    pub gen: GenerateConfig,
+    pub generation: GenerateConfig,
 }
 
 /// One arm's measurements.
@@ -46,8 +46,8 @@ pub struct ArmEval {
 }
 
 /// Sampled continuations of `prompts` under `spec`.
-pub fn continuations(model: &Gpt2, prompts: &[Vec<u32>], gen: &GenerateConfig, spec: &HookSpec) -> Result<Vec<Vec<u32>>> {
-    model.generate_batch(prompts, gen, spec, None)
+pub fn continuations(model: &Gpt2, prompts: &[Vec<u32>], cfg: &GenerateConfig, spec: &HookSpec) -> Result<Vec<Vec<u32>>> {
+    model.generate_batch(prompts, cfg, spec, None)
 }
 
 /// Perplexity of `docs` under `spec` (token-weighted mean NLL over every predicted token;
@@ -105,8 +105,8 @@ pub fn task_accuracy(model: &Gpt2, items: &[(Vec<u32>, u32)], spec: &HookSpec) -
 
 /// Every measurement of one arm.
 pub fn evaluate(model: &Gpt2, set: &EvalSet, spec: &HookSpec, scorer: Scorer) -> Result<ArmEval> {
-    let tox = continuations(model, &set.toxic_prompts, &set.gen, spec)?;
-    let neu = continuations(model, &set.neutral_prompts, &set.gen, spec)?;
+    let tox = continuations(model, &set.toxic_prompts, &set.generation, spec)?;
+    let neu = continuations(model, &set.neutral_prompts, &set.generation, spec)?;
     let score = |seqs: &[Vec<u32>]| -> Result<Vec<f64>> { seqs.iter().map(|s| scorer(s)).collect() };
     let (st, sn) = (score(&tox)?, score(&neu)?);
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;

@@ -163,7 +163,7 @@ pub fn run_full(model: &Gpt2, sae: &Sae, tok: &Gpt2Tokenizer, prompts: &[RtpProm
         neutral_prompts: clean[clean.len() / 2..].iter().take(s.n_prompts).map(|p| enc(p)).collect::<Result<_>>()?,
         heldout: held,
         task: digit_counting_items(tok, s.n_task, s.seed)?,
-        gen: GenerateConfig::sample(s.new_tokens, s.temperature, s.seed).top_p(s.top_p),
+        generation: GenerateConfig::sample(s.new_tokens, s.temperature, s.seed).top_p(s.top_p),
     };
     if set.toxic_prompts.iter().chain(&set.neutral_prompts).any(Vec::is_empty) {
         return Err(Error::EmptyInput("a RealToxicityPrompts prompt encodes to no tokens".into()));

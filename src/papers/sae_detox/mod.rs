@@ -211,7 +211,7 @@ pub fn eval_set(world: &ToxicRegisterWorld, s: &CiSettings, seed: u64) -> Result
         neutral_prompts: world.docs_of(Register::Neutral, s.n_prompts, s.prompt_len, seed ^ 0xC33),
         heldout: world.docs_of(Register::Neutral, s.n_heldout, s.doc_len, seed ^ 0xD44),
         task: world.counting_items(s.n_task, seed ^ 0xE55)?,
-        gen: GenerateConfig::sample(s.new_tokens, s.temperature, seed ^ 0xF66),
+        generation: GenerateConfig::sample(s.new_tokens, s.temperature, seed ^ 0xF66),
     })
 }
 
@@ -281,8 +281,8 @@ pub fn run_seed(s: &CiSettings, seed: u64) -> Result<DetoxRun> {
     let plainspec = HookSpec::new();
     let mut exact = 0usize;
     let prompts: Vec<Vec<u32>> = set.toxic_prompts.iter().chain(&set.neutral_prompts).cloned().collect();
-    let a = model.generate_batch(&prompts, &set.gen, &plainspec, None)?;
-    let b = model.generate_batch(&prompts, &set.gen, &steer_spec(hook, &narrow_dir, 0.0)?, None)?;
+    let a = model.generate_batch(&prompts, &set.generation, &plainspec, None)?;
+    let b = model.generate_batch(&prompts, &set.generation, &steer_spec(hook, &narrow_dir, 0.0)?, None)?;
     exact += a.iter().zip(&b).filter(|(x, y)| x == y).count();
     let (splice_act_err, splice_logit_err) = splice_errors(&model, &narrow.sae, &lab_docs[..8.min(lab_docs.len())])?;
     Ok(DetoxRun {
