@@ -197,7 +197,7 @@ Panel::new().add(c1).add(c2).add(c3)
 // %% [markdown]
 // ## Reported, not asserted
 //
-// **Monotone fall over the tiers.** The brief's claim "the toxic rate decreases monotonically across the three tiers" was tested and does not hold on every seed at ci scale (one seed's mid tier raises it: large pushes along a non-register direction can produce lexicon words, as the random arms show too); it is reported per seed, not asserted.
+// **Monotone fall over the tiers.** The brief's claim "the toxic rate decreases monotonically across the three tiers" was tested and does not hold on every seed at ci scale (a mid-tier push along a feature that is not a clean register detector can produce lexicon words, as the random arms do); it is reported per seed below, not asserted.
 //
 // **SAE vs the mean-difference baseline** (paper: the SAE steering beats competitive baselines by up to 20% at strong steering). **The random live feature** (a control that can fail: a "random" live feature of a 256-feature SAE on this small world can carry toxic-register information). **Feature splitting** (paper: wider SAEs hamper the intervention): asserted only if the planted two-flavour split happens, i.e. the wide SAE's top feature is flavour-specific while the narrow one's is not; otherwise the narrow-vs-wide comparison at equal α is only reported.
 
