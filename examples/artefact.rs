@@ -27,6 +27,7 @@ const PAPERS: &[(&str, &str, Writer)] = &[
     ("gedi", "seeds 0/1/2: a tiny base LM (400 steps) and a tiny CC-LM guide (GeDi loss, λ 0.8, 800 steps) on a 4-topic synthetic world, the guide and its untrained init scored as held-out classifiers; base, keyword prompt, CC-LM alone, GeDi ω 0/5/15/30 and GeDi ω 30 with the untrained guide, scored by the oracle, the guide, base-LM ppl, distinct-2; timings", papers::gedi::write_artefact),
     ("tom-next-token", "seeds 0/1/2: a tiny GPT-2 trained on Sally-Anne stories (1,500 steps) and its untrained init, next-token distributions on 0/1/2-order cloze prompts at 5 temperatures, top-k and 0-64 infills", papers::tom_next_token::write_artefact),
     ("one-layer-knowledge", "seeds 0/1/2: bios of 200 subjects × 4 relations, a one-layer d64 GPT-2 with and without its MLP pre-trained on them, QA fine-tuning on half the subjects (full, LoRA r 1/4), held-out extraction, MLP/attention mean-ablations, ΔW spectra", papers::one_layer_knowledge::write_artefact),
+    ("sae-detox", "seeds 0/1/2: a tiny GPT-2 on a two-register (neutral / placeholder-lexicon toxic) world, residual SAEs 4× and 16× at blocks.1.hook_resid_pre, the top toxic feature steered at 3 tiers vs mean difference, union of split features, random direction / feature; toxic rate, held-out ppl, counting accuracy", papers::sae_detox::write_artefact),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -47,6 +47,7 @@ pub use multilingual::{ClassItem, Doc, LangKind, LangSpec, MultilingualCorpus, M
 pub use strategies::{mark_case, temperature_sample, temperature_shares, unmark_case, Strategy, StrategyConfig, StrategyTokenizer};
 pub mod tagging;
 pub mod topics;
+pub mod toxic_register;
 pub mod tom;
 pub mod facts;
 pub use facts::{Fact, FactWorld, FactsConfig, Qa};
