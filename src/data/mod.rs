@@ -50,3 +50,4 @@ pub mod topics;
 pub mod tom;
 pub mod facts;
 pub use facts::{Fact, FactWorld, FactsConfig, Qa};
+pub mod ioi;

@@ -34,3 +34,4 @@ pub mod hut;
 pub mod gedi;
 pub mod tom_next_token;
 pub mod one_layer_knowledge;
+pub mod attention_saes;
