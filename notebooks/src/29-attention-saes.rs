@@ -26,7 +26,8 @@
 // **What ci scale runs.** A 2-layer attention-only GPT-2 (4 heads × 16, d_model 64) trained from scratch for 1,500 steps on a synthetic mixture: rows of random tokens in which a segment of 6–12 tokens repeats (start and period random, so copying needs induction, not position) and IOI sentences with 20 names (`data::ioi`). SAEs with 512 features on layer 1's `hook_z` (d_in 64) at three L1 coefficients, one on layer 0 for the IOI ablation at S2. 3 seeds come from a committed artefact (`datasets/attention-saes/`, `cargo run --release --example artefact -- attention-saes`, hash-checked, with the three trained models); seed 0's SAE and analyses are re-run here on the stored model and compared. What ci cannot show: GPT-2's feature families, the ≥ 90% polysemantic-heads estimate, long- vs short-prefix induction heads.
 
 // %%
-use gpt2lab::papers::attention_saes::{self as ats, full};
+use gpt2lab::papers::attention_saes as ats;
+use gpt2lab::papers::attention_saes::full;
 use gpt2lab::papers::{Artefact, SeedMetrics};
 use gpt2lab::interp::sae::{decoder_head_fractions, Sae};
 let scale = Scale::from_env();
