@@ -28,6 +28,7 @@ const PAPERS: &[(&str, &str, Writer)] = &[
     ("tom-next-token", "seeds 0/1/2: a tiny GPT-2 trained on Sally-Anne stories (1,500 steps) and its untrained init, next-token distributions on 0/1/2-order cloze prompts at 5 temperatures, top-k and 0-64 infills", papers::tom_next_token::write_artefact),
     ("one-layer-knowledge", "seeds 0/1/2: bios of 200 subjects × 4 relations, a one-layer d64 GPT-2 with and without its MLP pre-trained on them, QA fine-tuning on half the subjects (full, LoRA r 1/4), held-out extraction, MLP/attention mean-ablations, ΔW spectra", papers::one_layer_knowledge::write_artefact),
     ("sae-detox", "seeds 0/1/2: a tiny GPT-2 on a two-register (neutral / placeholder-lexicon toxic) world, residual SAEs 4× and 16× at blocks.1.hook_resid_pre, the top toxic feature steered at 3 tiers vs mean difference, union of split features, random direction / feature; toxic rate, held-out ppl, counting accuracy", papers::sae_detox::write_artefact),
+    ("attention-saes", "seeds 0/1/2: a 2-layer attention-only d64 GPT-2 trained on repeated random segments + IOI sentences; SAEs (512 features) on layer 1 hook_z at 3 L1 coefficients (L0, CE recovered), the induction feature (decoder-norm head attribution, DFA by source), IOI feature ablation at S2 with a layer-0 SAE, the untrained-model control", papers::attention_saes::write_artefact),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -51,3 +51,4 @@ pub mod toxic_register;
 pub mod tom;
 pub mod facts;
 pub use facts::{Fact, FactWorld, FactsConfig, Qa};
+pub mod ioi;

@@ -19,8 +19,9 @@ pub fn mean(t: &Tensor) -> Result<f64> {
 
 /// Per-token cross-entropy (nats) of `logits` `(B, T, V)` against `targets` `(B, T)`: `(B, T)`.
 pub fn cross_entropy_per_token(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    // targets sliced from a batch (ids.narrow(1, 1, T − 1)) are strided; gather needs contiguous ids
     let lp = log_softmax_last(&logits.to_dtype(DType::F32)?)?;
-    Ok(lp.gather(&targets.to_dtype(DType::U32)?.unsqueeze(D::Minus1)?, D::Minus1)?.squeeze(D::Minus1)?.neg()?)
+    Ok(lp.gather(&targets.to_dtype(DType::U32)?.contiguous()?.unsqueeze(D::Minus1)?, D::Minus1)?.squeeze(D::Minus1)?.neg()?)
 }
 
 /// Expected calibration error of the top-1 prediction, `n_bins` equal-width confidence bins:

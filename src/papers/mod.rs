@@ -35,3 +35,4 @@ pub mod gedi;
 pub mod tom_next_token;
 pub mod one_layer_knowledge;
 pub mod sae_detox;
+pub mod attention_saes;
