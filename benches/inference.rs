@@ -13,7 +13,8 @@
 //! `load {dir}`, `set_ids {key, ids: [[u32]]}`, `prefill {key, dump?: {path, stride}}`,
 //! `decode {key, n, check?: path}`, `train_init {dir}`, `train_step {x, y}`,
 //! `cache {key, dump?}`, `hook {key, hook}`, `patch_setup {clean, corrupt, hook, a, b}`,
-//! `patch_sweep {dump?, method?: loop|sweep|attribution}`, `peak {}`, `rss {}`, `quit`.
+//! `patch_sweep {dump?, method?: loop|sweep|attribution}`, `sae_init {acts, init, l1, lr}`,
+//! `sae_loss {rows}`, `sae_train {steps, batch, seed}`, `peak {}`, `rss {}`, `quit`.
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -23,6 +24,7 @@ use candle_core::{CpuStorage, Device, Storage, Tensor};
 use gpt2lab::generate::GenerateConfig;
 use gpt2lab::hooks::{HookSpec, Intervention};
 use gpt2lab::interp::patching;
+use gpt2lab::interp::sae::{sae_loss, train_sae, BDecInit, Sae, SaeConfig, SaeTrainConfig};
 use gpt2lab::model::{ForwardOpts, Gpt2, KvCache};
 use gpt2lab::train::{
     AdamW, AdamWConfig, Conda, CondaConfig, LrSchedule, Muon, MuonConfig, Optimizer, ParamGroups, SophiaConfig, SophiaG,
@@ -39,6 +41,8 @@ struct Worker {
     trainer: Option<Trainer>,
     /// patch sweep state: corrupted ids, clean activations per layer, hook kind, metric tokens, clean ids
     patch: Option<(Tensor, Vec<Tensor>, String, u32, u32, Tensor)>,
+    /// SAE workload: the SAE, the cached activations (N, d_in), l1 coefficient, lr
+    sae: Option<(Sae, Tensor, f64, f64)>,
 }
 
 fn secs(t: Instant) -> f64 {
@@ -336,6 +340,48 @@ impl Worker {
                     save(get_str(d, "path")?, vec![("metric", Tensor::from_vec(metric, (acts.len(), t), &Device::Cpu)?)])?;
                 }
                 Ok(json!({ "secs": dt, "forwards": acts.len() * t }))
+            }
+            "sae_init" => {
+                // the driver's activations and initial weights (SAELens' names and layout)
+                let acts = candle_core::safetensors::load(get_str(cmd, "acts")?, &Device::Cpu)?.remove("acts").ok_or("no `acts` tensor")?;
+                let mut w = candle_core::safetensors::load(get_str(cmd, "init")?, &Device::Cpu)?;
+                let mut take = |k: &str| w.remove(k).ok_or_else(|| format!("no `{k}` in the init file"));
+                let (w_enc, b_enc, w_dec, b_dec) = (take("W_enc")?, take("b_enc")?, take("W_dec")?, take("b_dec")?);
+                let cfg = SaeConfig::new("blocks.0.hook_resid_pre", w_enc.dim(0)?, w_enc.dim(1)?)?;
+                let sae = Sae::from_tensors(cfg, w_enc, b_enc, w_dec, b_dec)?;
+                let l1 = cmd.get("l1").and_then(Value::as_f64).unwrap_or(5.0);
+                let lr = cmd.get("lr").and_then(Value::as_f64).unwrap_or(5e-5);
+                self.sae = Some((sae, acts, l1, lr));
+                Ok(json!({}))
+            }
+            "sae_loss" => {
+                // numerics: the training loss terms on the first `rows` activations
+                let (sae, acts, l1, _) = self.sae.as_ref().ok_or("no SAE (send `sae_init` first)")?;
+                let x = acts.narrow(0, 0, get_usize(cmd, "rows")?)?;
+                let (mse, l1p, _, _) = sae_loss(sae, &x, *l1)?;
+                Ok(json!({ "mse": mse.to_scalar::<f32>()?, "l1": l1p.to_scalar::<f32>()? }))
+            }
+            "sae_train" => {
+                // `steps` steps of the library's trainer (shuffled batches, firing counts, the
+                // loss read back every step), b_dec and decoder left as they are: SAELens 6's
+                // standard recipe (decoder-norm-weighted L1, no unit-norm projection)
+                let (sae, acts, l1, lr) = self.sae.as_mut().ok_or("no SAE (send `sae_init` first)")?;
+                let cfg = SaeTrainConfig {
+                    steps: get_usize(cmd, "steps")?,
+                    batch_size: get_usize(cmd, "batch")?,
+                    lr: *lr,
+                    l1_coefficient: *l1,
+                    unit_norm_decoder: false,
+                    b_dec_init: BDecInit::Zero,
+                    resample_at: vec![],
+                    dead_window: 1,
+                    seed: cmd.get("seed").and_then(Value::as_u64).unwrap_or(0),
+                };
+                let t0 = Instant::now();
+                let rep = train_sae(sae, acts, &cfg, None)?;
+                let dt = secs(t0);
+                let (m, p) = rep.losses.last().map(|l| (l.1, l.2)).unwrap_or((f64::NAN, f64::NAN));
+                Ok(json!({ "secs": dt, "mse": m, "l1": p }))
             }
             "probe" => self.probe(get_usize(cmd, "rows")?),
             "peak" => Ok(peak::measure()),

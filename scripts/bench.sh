@@ -2,7 +2,7 @@
 # The benchmark command: gpt2lab against PyTorch/transformers and TransformerLens on the same
 # random-weight GPT-2 124M checkpoint, in one run, printing times, ratios and limits.
 #
-#   scripts/bench.sh                       # all five workloads (~10-15 min on 2 idle cores)
+#   scripts/bench.sh                       # all six workloads (~15-20 min on 2 idle cores)
 #   scripts/bench.sh --wait-load           # first wait (up to 25 min) for a 1-min load < 0.8
 #   scripts/bench.sh -- --workloads 1,2 --reps 7 --full --candle-threads 1,2
 #                                          # after --: options of scripts/bench_reference.py
@@ -56,6 +56,23 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "   installing ${missing[*]}"
   "$venv/bin/pip" install "${missing[@]}"
+fi
+
+# Workload 6's reference, SAELens, pins transformer-lens < 4, which workload 4's TL 4.3 excludes:
+# it gets its own venv, used only for that workload's Python worker.
+sae_venv="${GPT2LAB_BENCH_SAE_VENV:-$GPT2LAB_HOME/saevenv}"
+SAE_PINS=(torch==2.15.0 sae-lens==6.54.0 safetensors==0.8.0 numpy==2.4.6)
+wants6=1
+for ((i = 0; i < ${#extra[@]}; i++)); do
+  if [ "${extra[$i]}" = "--workloads" ] && [[ ",${extra[$((i + 1))]:-}," != *,6,* ]]; then wants6=0; fi
+done
+if [ $wants6 = 1 ]; then
+  echo "== SAELens venv: $sae_venv"
+  if ! "$sae_venv/bin/python" -c "import sae_lens" 2>/dev/null; then
+    [ -x "$sae_venv/bin/python" ] || python3 -m venv "$sae_venv"
+    "$sae_venv/bin/pip" install "${SAE_PINS[@]}"
+  fi
+  extra+=(--sae-python "$sae_venv/bin/python")
 fi
 
 echo "== checkpoints: $ckpt"

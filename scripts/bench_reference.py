@@ -294,6 +294,55 @@ class PyWorker:
             self.save(d["path"], {"metric": metric})
         return {"secs": dt, "forwards": len(acts) * t}
 
+    def op_sae_init(self, c):
+        """SAELens' own training SAE and trainer on the driver's activations and initial weights."""
+        from safetensors.torch import load_file
+        from sae_lens import StandardTrainingSAE, StandardTrainingSAEConfig
+        from sae_lens.config import SAETrainerConfig
+        from sae_lens.saes.sae import SAEMetadata
+        from sae_lens.training.sae_trainer import SAETrainer
+
+        acts = load_file(c["acts"])["acts"]
+        w = load_file(c["init"])
+        d_in, d_sae = w["W_enc"].shape
+        cfg = StandardTrainingSAEConfig(d_in=d_in, d_sae=d_sae, l1_coefficient=c["l1"],
+                                        metadata=SAEMetadata(hook_name="blocks.0.hook_resid_pre", hook_layer=0))
+        sae = StandardTrainingSAE(cfg)
+        sae.load_state_dict({k: w[k] for k in ("W_enc", "b_enc", "W_dec", "b_dec")})
+        tcfg = SAETrainerConfig(total_training_samples=1 << 40, train_batch_size_samples=c["batch"], lr=c["lr"], lr_end=c["lr"])
+        self.sae = (SAETrainer(cfg=tcfg, sae=sae, data_provider=iter(())), acts, c["l1"])
+        import importlib.metadata as md
+
+        return {"sae_lens": md.version("sae-lens"), "torch": self.torch.__version__}
+
+    def op_sae_loss(self, c):
+        from sae_lens.saes.sae import TrainStepInput
+
+        trainer, acts, l1 = self.sae
+        with self.torch.no_grad():
+            out = trainer.sae.training_forward_pass(TrainStepInput(sae_in=acts[: c["rows"]], coefficients={"l1": l1},
+                                                                   dead_neuron_mask=None, n_training_steps=0, is_logging_step=False))
+        return {"mse": out.losses["mse_loss"].item(), "l1": out.losses["l1_loss"].item()}
+
+    def op_sae_train(self, c):
+        """`steps` of SAELens' `SAETrainer._train_step` (forward, firing counts, backward, clip 1.0,
+        Adam, schedulers) on shuffled batches, the loss read back every step as the fit loop's
+        progress bar does."""
+        torch = self.torch
+        trainer, acts, _ = self.sae
+        b, n = c["batch"], acts.shape[0]
+        g = torch.Generator().manual_seed(c.get("seed", 0))
+        t0 = self.t()
+        perm, cur = torch.randperm(n, generator=g), 0
+        for _ in range(c["steps"]):
+            if cur + b > n:
+                perm, cur = torch.randperm(n, generator=g), 0
+            out = trainer._train_step(trainer.sae, acts[perm[cur:cur + b]])
+            cur += b
+            mse, l1 = out.losses["mse_loss"].item(), out.losses["l1_loss"].item()
+            trainer.n_training_steps += 1
+        return {"secs": self.t() - t0, "mse": mse, "l1": l1}
+
     def op_peak(self, c):
         torch = self.torch
         n = 4096
@@ -461,10 +510,10 @@ class Bench:
             env.pop("CANDLE_NUM_THREADS", None)
         return Side(label, [path, "--serve"], env, self.log)
 
-    def py(self):
+    def py(self, python=None):
         env = dict(os.environ, OMP_NUM_THREADS="2", MKL_NUM_THREADS="2", TOKENIZERS_PARALLELISM="false",
                    HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TRANSFORMERS_VERBOSITY="error")
-        return Side(self.ref_label, [sys.executable, __file__, "--serve", "--attn", self.a.attn], env, self.log)
+        return Side(self.ref_label, [python or sys.executable, __file__, "--serve", "--attn", self.a.attn], env, self.log)
 
     def p(self, *x):
         print(*x, flush=True)
@@ -668,6 +717,57 @@ class Bench:
             extra += "; peak RSS " + "/".join(f"{hwm[l] / 2**20:.0f}" for l in self.rust_labels) + f" vs {hwm[self.ref_label] / 2**20:.0f} MiB]"
             self.row(f"train step {kind}, tiny 0.9M B={b} T={t}", gl, ref, self.tiny_train_limit(b, t), num, extra)
 
+    def w6_sae(self):
+        self.header("6. SAE training on cached activations (reference: SAELens 6.54 StandardTrainingSAE + its SAETrainer's step, "
+                    "same activations and initial weights)")
+        import numpy as np
+        from safetensors.numpy import save_file
+
+        # (label, d_in, d_sae, batch, steps per rep): notebook 29's ci SAE and a GPT-2-small-width
+        # residual SAE (8x) at SAELens' default batch of 4096 tokens
+        for name, d, f, b, steps in (("ci d_in 64 x 512", 64, 512, 256, 200), ("124M width d_in 768 x 6144", 768, 6144, 4096, 4)):
+            rng = np.random.RandomState(6)
+            n = b * max(steps, 8)
+            # cached "activations": sparse combinations of 4·d unit directions plus noise (what an SAE is for)
+            dirs = rng.randn(4 * d, d).astype(np.float32)
+            dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+            coef = rng.exponential(1.0, (n, 4 * d)).astype(np.float32) * (rng.rand(n, 4 * d) < 8 / (4 * d))
+            acts = (coef @ dirs + 0.05 * rng.randn(n, d).astype(np.float32)).astype(np.float32)
+            wd = rng.randn(f, d).astype(np.float32)
+            wd /= np.linalg.norm(wd, axis=1, keepdims=True) * 10  # SAELens' init: decoder rows of norm 0.1, W_enc = W_dec.T
+            init = {"W_enc": np.ascontiguousarray(wd.T), "b_enc": np.zeros(f, np.float32), "W_dec": wd, "b_dec": np.zeros(d, np.float32)}
+            pa, pi = str(self.tmp / f"sae-acts-{d}.safetensors"), str(self.tmp / f"sae-init-{d}.safetensors")
+            save_file({"acts": acts}, pa)
+            save_file(init, pi)
+            sides = [self.rust(i).start() for i in range(len(self.rust_sides))] + [self.py(self.a.sae_python).start()]
+            try:
+                for s in sides:
+                    rep = s.call("sae_init", acts=pa, init=pi, l1=5.0, lr=5e-5, batch=b)
+                    if "sae_lens" in rep:
+                        self.info["sae_reference"] = {k: rep[k] for k in ("sae_lens", "torch")}
+                l0 = {s.label: s.call("sae_loss", rows=b) for s in sides}
+                r = l0[self.ref_label]
+                dl = [max(abs(l0[l]["mse"] - r["mse"]) / max(abs(r["mse"]), 1e-12), abs(l0[l]["l1"] - r["l1"]) / max(abs(r["l1"]), 1e-12))
+                      for l in self.rust_labels]
+                res = interleave(sides, "sae_train", 1, self.a.reps, self.a.pause, steps=steps, batch=b, seed=0)
+                hwm = {s.label: s.call("rss")["hwm"] for s in sides}
+            finally:
+                for s in sides:
+                    s.stop()
+            gl = [med(res[l]) / steps for l in self.rust_labels]
+            ref = med(res[self.ref_label]) / steps
+            # forward 2 matmuls (encode, decode), backward 4: 6 matmuls of 2·B·d·f FLOPs per step
+            lim = 6 * 2 * b * d * f / self.peak_flops()
+            fin = "; loss after training " + "/".join(f"{res[l][-1]['mse'] + res[l][-1]['l1']:.3f}" for l in self.rust_labels) \
+                + f" vs {res[self.ref_label][-1]['mse'] + res[self.ref_label][-1]['l1']:.3f}"
+            num = "rel|Δ| of the loss terms at init " + "/".join(f"{x:.1e}" for x in dl) + fin
+            extra = ("[tokens/s " + "/".join(f"{b / g:.0f}" for g in gl) + f" vs {b / ref:.0f}; peak RSS "
+                     + "/".join(f"{hwm[l] / 2**20:.0f}" for l in self.rust_labels) + f" vs {hwm[self.ref_label] / 2**20:.0f} MiB;"
+                     " SAELens' step also clips the gradient norm to 1, gpt2lab's train_sae does not]")
+            self.row(f"SAE train step {name}, B={b}", gl, ref, lim, num, extra)
+        self.notes.append(f"workload 6 reference: sae-lens {self.info['sae_reference']['sae_lens']}, torch {self.info['sae_reference']['torch']} "
+                          "(its own venv: sae-lens pins transformer-lens < 4)")
+
     def w4_interp(self, sides):
         self.header("4. interpretability (reference: TransformerLens TransformerBridge on the same weights, inference_mode)")
         t, tp = 128, 16
@@ -777,6 +877,8 @@ class Bench:
             self.w3_train()
         if "5" in a.workloads:
             self.w5_optim()
+        if "6" in a.workloads:
+            self.w6_sae()
         self.info["wall_s"] = time.time() - t_start
         self.finish()
 
@@ -837,7 +939,8 @@ def main():
     ap.add_argument("--rust-bin", action="append", default=[],
                     help="a benches/inference.rs executable, as PATH or LABEL=PATH; repeat for more gpt2lab columns")
     ap.add_argument("--ckpt-dir", default=str(HOME / "bench"))
-    ap.add_argument("--workloads", default="1,2,3,4,5", help="1 prefill, 2 decode, 3 training, 4 interpretability, 5 training step per optimizer")
+    ap.add_argument("--sae-python", help="the Python (a venv with sae-lens) of workload 6's reference worker (default: this one)")
+    ap.add_argument("--workloads", default="1,2,3,4,5,6", help="1 prefill, 2 decode, 3 training, 4 interpretability, 5 training step per optimizer, 6 SAE training")
     ap.add_argument("--reps", type=int, default=5, help="timed reps per workload (median); at least 5 for the table")
     ap.add_argument("--sweep-reps", type=int, default=5, help="timed reps of the patching sweep")
     ap.add_argument("--decode", default="128,512", help="new-token counts for workload 2")

@@ -238,7 +238,6 @@ fn guide_evaluation_agrees_with_the_loss_and_types_bad_input() {
 
 #[test]
 fn a_seed_runs_every_mode_with_the_untrained_guide_as_control() {
-    let w = TopicWorld::default();
     let m = TinyLmConfig {
         n_embd: 32,
         n_layer: 1,
