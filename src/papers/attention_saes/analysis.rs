@@ -82,6 +82,7 @@ impl InductionAnalysis {
             .value("feature_top_head_share", self.head_fractions[self.feature_top_head])
             .value("feature_top_head_score", self.scores[self.feature_top_head])
             .value("n_induction_heads", self.scores.iter().filter(|&&x| x >= INDUCTION_HEAD_SCORE).count() as f64)
+            .value("feature_fraction_on_induction_heads", self.scores.iter().zip(&self.head_fractions).filter(|(s, _)| **s >= INDUCTION_HEAD_SCORE).map(|(_, f)| f).sum::<f64>())
             .value("dfa_peak_fraction", self.dfa_peak_fraction)
             .value("dfa_peak_share", self.dfa_peak_share)
             .value("live_on_induction_head", self.live_on_top_head)
