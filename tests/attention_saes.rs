@@ -125,6 +125,17 @@ fn ci_data_and_probes_have_the_promised_layout() {
     let p = ats::repeated_tokens(3, 5, 10, 20, 0, 1).unwrap().to_vec2::<u32>().unwrap();
     assert!(p.iter().all(|r| r.len() == 11 && r[0] == 0 && r[1..6] == r[6..11]));
     assert!(ats::repeated_tokens(3, 1, 10, 20, 0, 1).is_err());
+    // layer 0 of the ci model is local, its window shorter than the rows' shortest period (6):
+    // no layer-0 query sees the key one period back, so copying by position is ruled out there
+    let w = setup.window0.unwrap();
+    assert!(w < 6);
+    let model = ats::untrained_model(&setup, 0).unwrap();
+    let ids = Tensor::from_vec(ats::repeat_row(&setup, setup.ctx, &mut rng).0, (1, setup.ctx), &Device::Cpu).unwrap();
+    let run = model.run(&ids, &HookSpec::new().capture(HookPoint::Pattern(0)).capture(HookPoint::Pattern(1))).unwrap();
+    let p0: Vec<Vec<Vec<f32>>> = run.cache.get("blocks.0.attn.hook_pattern").unwrap().squeeze(0).unwrap().to_vec3().unwrap();
+    assert!(p0.iter().all(|h| (0..setup.ctx).all(|q| (0..=q).all(|k| (h[q][k] > 0.0) == (q - k < w)))));
+    let p1: Vec<Vec<Vec<f32>>> = run.cache.get("blocks.1.attn.hook_pattern").unwrap().squeeze(0).unwrap().to_vec3().unwrap();
+    assert!(p1.iter().all(|h| (0..setup.ctx).all(|q| (0..=q).all(|k| h[q][k] > 0.0))));
     // every IOI prompt of a batch shares the S2 and end positions (both templates)
     let ps = ioi_prompts(40, 2);
     assert!(ps.iter().all(|q| q.s2_pos == ps[0].s2_pos && q.end_pos == ps[0].end_pos));

@@ -18,6 +18,11 @@ use crate::model::Gpt2;
 use crate::papers::SeedMetrics;
 use crate::{Error, Result};
 
+/// The induction score from which a head counts as an induction head (ours: uniform attention
+/// over the ≤ 31 keys of the ci probes scores ≈ 0.06, a head that only attends to the token
+/// after the previous occurrence scores 1).
+pub const INDUCTION_HEAD_SCORE: f64 = 0.4;
+
 /// Repeated-token probes: `batch` rows `BOS seg seg`, seg `len` tokens in `[lo, hi)`, seeded.
 pub fn repeated_tokens(batch: usize, len: usize, lo: u32, hi: u32, bos: u32, seed: u64) -> Result<Tensor> {
     if len < 2 || batch == 0 || hi <= lo {
@@ -74,6 +79,10 @@ impl InductionAnalysis {
             .value("feature_act_first", self.act_first)
             .value("feature_top_head", self.feature_top_head as f64)
             .value("feature_fraction_on_induction_head", self.head_fractions[self.top_head])
+            .value("feature_top_head_share", self.head_fractions[self.feature_top_head])
+            .value("feature_top_head_score", self.scores[self.feature_top_head])
+            .value("n_induction_heads", self.scores.iter().filter(|&&x| x >= INDUCTION_HEAD_SCORE).count() as f64)
+            .value("feature_fraction_on_induction_heads", self.scores.iter().zip(&self.head_fractions).filter(|(s, _)| **s >= INDUCTION_HEAD_SCORE).map(|(_, f)| f).sum::<f64>())
             .value("dfa_peak_fraction", self.dfa_peak_fraction)
             .value("dfa_peak_share", self.dfa_peak_share)
             .value("live_on_induction_head", self.live_on_top_head)
