@@ -63,3 +63,26 @@ fn gpu_training_tracks_cpu() {
     }
     assert!(losses[1][4] < losses[1][0], "the GPU run learns: {:?}", losses[1]);
 }
+
+/// GPT-2 124M's shapes at 1,024 rows (B = 8, T = 128). On the H200 of 2026-12-04 (candle 0.11.1,
+/// cudarc 0.19 on CUDA 13.0) every forward of ≥ 1,024 rows faulted (illegal address inside
+/// cuBLAS's sgemm under compute-sanitizer, or a device-side assert in `index_select` on the
+/// next forward) while 512 rows ran and matched PyTorch, and 8 × 1,024-row training steps gave
+/// wrong losses without an error (README, Benchmarks, GPU). This test pins that case: logits of
+/// the GPU forward against the CPU's, and the loss of a second forward (a corrupted buffer
+/// shows there), at the shape that failed.
+#[test]
+fn gpu_forward_matches_cpu_at_gpt2_shapes_1024_rows() {
+    let Some(gpu) = gpu() else { return };
+    let cpu_model = Gpt2::random(Gpt2Config::gpt2(), 3, &Device::Cpu).unwrap();
+    let gpu_model = cpu_model.to_device(&gpu).unwrap();
+    let v: Vec<u32> = (0..8 * 128).map(|i| ((i * 7919 + 17) % 50257) as u32).collect();
+    let ids_cpu = Tensor::from_vec(v, (8, 128), &Device::Cpu).unwrap();
+    let a = cpu_model.forward(&ids_cpu).unwrap();
+    let last = |t: &Tensor| t.narrow(1, 127, 1).unwrap().to_device(&Device::Cpu).unwrap().to_dtype(DType::F64).unwrap();
+    for rep in 0..2 {
+        let b = gpu_model.forward(&ids_cpu.to_device(&gpu).unwrap()).unwrap();
+        let d = max_abs_diff(&last(&a), &last(&b));
+        assert!(d < 1e-3, "forward {rep}: max |Δlogits| at the last position {d}");
+    }
+}

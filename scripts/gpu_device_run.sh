@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs on the lent GPU machine (device tool), from the repository root, with `.gpubin` carried:
+#   scripts/cuda_check.sh --device                  # here: the binaries, gzipped into .gpubin/
+#   run(command="bash scripts/gpu_device_run.sh", carry=[".gpubin"], timeout_s=600)
+# That machine has PyTorch, transformers and CUDA 13.0's libraries (torch's wheels) but no Rust.
+# Writes into $OUT (at most 8 files come back): smi.txt, cuda_tests.txt, sanitizer.txt,
+# log.txt, rust.jsonl, gpu_bench.jsonl, gpu_bench.md.
+#   GPU_SANITIZE="prefill:f32:8x128"   also run that one configuration under compute-sanitizer
+set -o pipefail
+OUT="${OUT:-/tmp/gpu_out}"; mkdir -p "$OUT" .gpubin/x
+for f in gpu_bench cuda_tests; do
+  [ -e ".gpubin/$f.gz" ] && gunzip -c ".gpubin/$f.gz" > ".gpubin/x/$f" && chmod +x ".gpubin/x/$f"
+done
+G=.gpubin/x/gpu_bench
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv > "$OUT/smi.txt" 2>&1
+NV="$(python3 -c 'import nvidia, os; print(list(nvidia.__path__)[0])')"
+export LD_LIBRARY_PATH="$(find "$NV" -name 'lib*.so*' -printf '%h\n' | sort -u | tr '\n' ':')/usr/local/nvidia/lib64:${LD_LIBRARY_PATH:-}"
+ldd "$G" | grep -E 'not found|cuda|cublas|curand' >> "$OUT/smi.txt"
+if [ -x .gpubin/x/cuda_tests ]; then
+  GPT2LAB_REQUIRE_CUDA=1 timeout 300 .gpubin/x/cuda_tests --test-threads 1 > "$OUT/cuda_tests.txt" 2>&1
+  echo "cuda tests: rc $?" >> "$OUT/cuda_tests.txt"
+fi
+"$G" save /tmp/ck
+if [ -n "${GPU_SANITIZE:-}" ]; then
+  timeout 120 compute-sanitizer --tool memcheck --print-limit 4 "$G" run --ckpt /tmp/ck --out /tmp/s.jsonl \
+    --only "$GPU_SANITIZE" --reps 1 --warm 0 2>&1 | grep -v '<unknown>' | head -80 > "$OUT/sanitizer.txt"
+fi
+PYTHONUNBUFFERED=1 timeout 420 python3 scripts/gpu_bench.py --rust "$G" --ckpt /tmp/ck --out "$OUT" --budget-s 240 2>&1 \
+  | grep -v 'Loading weights' > "$OUT/log.txt"
+cat "$OUT/smi.txt"; tail -4 "$OUT/cuda_tests.txt" 2>/dev/null; grep -E '^==' "$OUT/log.txt"; cat "$OUT/gpu_bench.md"
