@@ -52,6 +52,21 @@ pub fn with_cpu_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     candle_core::Device::Cpu.with_context(f)
 }
 
+/// [`with_cpu_pool`] for work on `device`: inside the pool on the CPU, on the calling thread
+/// anywhere else. On CUDA, candle's `Device::new_cuda` issues every kernel, copy and free on
+/// the *calling thread's* default stream (`CU_STREAM_PER_THREAD`). Work hopped onto a pool
+/// thread lands on another stream than the buffers it reads, frees and reuses, with nothing
+/// ordering the two: on an H200 (2026-12-04) that corrupted memory in every forward of
+/// ≥ 1,024 rows (an illegal address in cuBLAS's sgemm for the unembedding, run from a rayon
+/// worker; token ids overwritten; training losses stuck at ln V). README, Benchmarks, GPU.
+pub fn with_pool_for<R: Send>(device: &candle_core::Device, f: impl FnOnce() -> R + Send) -> R {
+    if device.is_cpu() {
+        with_cpu_pool(f)
+    } else {
+        f()
+    }
+}
+
 /// Runs `f` on every item with `threads` worker threads (scoped; results in input order).
 /// Independent training runs on a small CPU: two runs side by side use two cores better than
 /// one run's parallel kernels do.

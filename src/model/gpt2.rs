@@ -225,7 +225,7 @@ impl Gpt2 {
     /// The general forward: optional padding mask, optional KV cache (extended in place),
     /// hooks. New tokens take positions after the cache's, per row.
     pub fn run_with(&self, ids: &Tensor, spec: &HookSpec, opts: ForwardOpts, kv: Option<&mut KvCache>) -> Result<Run> {
-        crate::runtime::with_cpu_pool(|| self.run_with_inner(ids, spec, opts, kv))
+        crate::runtime::with_pool_for(&self.device, || self.run_with_inner(ids, spec, opts, kv))
     }
 
     fn run_with_inner(&self, ids: &Tensor, spec: &HookSpec, opts: ForwardOpts, kv: Option<&mut KvCache>) -> Result<Run> {

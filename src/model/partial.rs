@@ -26,7 +26,7 @@ impl Gpt2 {
     /// of the model (no hooks, no padding: every row is a full causal sequence starting at
     /// position 0). With `last_only`, logits `(B, 1, V)` for the last position only.
     pub fn resume(&self, entry: Entry, resid: &Tensor, last_only: bool) -> Result<Tensor> {
-        crate::runtime::with_cpu_pool(|| self.resume_inner(entry, resid, last_only))
+        crate::runtime::with_pool_for(self.device(), || self.resume_inner(entry, resid, last_only))
     }
 
     fn resume_inner(&self, entry: Entry, resid: &Tensor, last_only: bool) -> Result<Tensor> {

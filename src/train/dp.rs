@@ -195,6 +195,7 @@ impl DpTrainer {
     /// `steps` DP steps (validating the privacy target for that many steps first).
     pub fn fit(&mut self, data: &TokenDataset, steps: usize) -> Result<Vec<DpStepStats>> {
         self.cfg.validate(self.trainer.step + steps)?;
-        crate::runtime::with_cpu_pool(|| (0..steps).map(|_| self.step(data)).collect())
+        let device = self.trainer.params.model.device().clone();
+        crate::runtime::with_pool_for(&device, || (0..steps).map(|_| self.step(data)).collect())
     }
 }

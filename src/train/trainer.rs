@@ -120,7 +120,8 @@ impl Trainer {
     /// One optimizer step over micro-batches `(x, y)`: mean loss, backward, NaN/inf check,
     /// clipping, learning rate from the schedule, update.
     pub fn train_step(&mut self, micro: &[(Tensor, Tensor)]) -> Result<StepStats> {
-        crate::runtime::with_cpu_pool(|| self.train_step_inner(micro))
+        let device = self.params.model.device().clone();
+        crate::runtime::with_pool_for(&device, || self.train_step_inner(micro))
     }
 
     fn train_step_inner(&mut self, micro: &[(Tensor, Tensor)]) -> Result<StepStats> {

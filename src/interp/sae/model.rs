@@ -150,6 +150,9 @@ impl Sae {
     /// recipe), W_enc = W_decᵀ, biases zero. Seeded: the same seed gives the same SAE.
     pub fn new(cfg: SaeConfig, decoder_norm: Option<f64>, seed: u64) -> Result<Self> {
         cfg.validate()?;
+        // an SAE is often built and trained with no model in the process (cached activations):
+        // the CPU settings that model constructors apply matter as much here (runtime.rs)
+        crate::runtime::init();
         let mut rng = StdRng::seed_from_u64(seed);
         let bound = (6.0 / cfg.d_in as f64).sqrt();
         let mut w: Vec<f32> = (0..cfg.d_sae * cfg.d_in).map(|_| rng.random_range(-bound..bound) as f32).collect();
@@ -173,6 +176,7 @@ impl Sae {
     /// An SAE from its four tensors (shapes checked).
     pub fn from_tensors(cfg: SaeConfig, w_enc: Tensor, b_enc: Tensor, w_dec: Tensor, b_dec: Tensor) -> Result<Self> {
         cfg.validate()?;
+        crate::runtime::init();
         let check = |name: &str, t: &Tensor, want: Vec<usize>| -> Result<Var> {
             if t.dims() != want.as_slice() {
                 return Err(Error::TensorShape { name: name.into(), expected: want, got: t.dims().to_vec() });
