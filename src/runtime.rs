@@ -58,7 +58,8 @@ pub fn with_cpu_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// thread lands on another stream than the buffers it reads, frees and reuses, with nothing
 /// ordering the two: on an H200 (2026-12-04) that corrupted memory in every forward of
 /// ≥ 1,024 rows (an illegal address in cuBLAS's sgemm for the unembedding, run from a rayon
-/// worker; token ids overwritten; training losses stuck at ln V). README, Benchmarks, GPU.
+/// worker; token ids overwritten; training losses stuck at ln V); with this, the same runs
+/// match PyTorch (README, Benchmarks, GPU).
 pub fn with_pool_for<R: Send>(device: &candle_core::Device, f: impl FnOnce() -> R + Send) -> R {
     if device.is_cpu() {
         with_cpu_pool(f)

@@ -68,9 +68,10 @@ fn gpu_training_tracks_cpu() {
 /// cudarc 0.19 on CUDA 13.0) every forward of ≥ 1,024 rows faulted (illegal address inside
 /// cuBLAS's sgemm under compute-sanitizer, or a device-side assert in `index_select` on the
 /// next forward) while 512 rows ran and matched PyTorch, and 8 × 1,024-row training steps gave
-/// wrong losses without an error (README, Benchmarks, GPU). This test pins that case: logits of
-/// the GPU forward against the CPU's, and the loss of a second forward (a corrupted buffer
-/// shows there), at the shape that failed.
+/// wrong losses without an error (README, Benchmarks, GPU). The cause: forwards ran on a rayon
+/// worker's per-thread CUDA stream (`runtime::with_pool_for` fixed it; this test then passed on
+/// the H200). It pins the case: the GPU forward's logits against the CPU's, twice (a buffer
+/// corrupted by the first shows in the second), at the shape that failed.
 #[test]
 fn gpu_forward_matches_cpu_at_gpt2_shapes_1024_rows() {
     let Some(gpu) = gpu() else { return };
