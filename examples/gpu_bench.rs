@@ -5,7 +5,7 @@
 //! ```text
 //! gpu_bench save DIR                         # random GPT-2 124M (seed 0) in HF layout
 //! gpu_bench run --ckpt DIR --out FILE.jsonl [--device cuda|cpu] [--quick] [--dump DIR]
-//!                [--only prefill:f32:8x128,train:bf16:4x128] [--reps N] [--warm N]
+//!                [--only prefill:f32:8x128,train:bf16:4x128] [--reps N] [--warm N] [--breakdown]
 //! gpu_bench probe --op NAME --b B --t T [--device cuda|cpu]   # one op of the forward, synchronised
 //! ```
 //!
@@ -90,12 +90,24 @@ fn prefill(model: &Gpt2, dev: &Device, prec: &str, b: usize, t: usize, reps: usi
     Ok(serde_json::json!({"side": "gpt2lab", "workload": "prefill", "prec": prec, "b": b, "t": t, "ms": median(ms.clone()), "reps": ms}))
 }
 
-fn train(model: &Gpt2, dev: &Device, prec: &str, b: usize, t: usize, steps: usize, warm: usize) -> Res<serde_json::Value> {
+fn train(model: &Gpt2, dev: &Device, prec: &str, b: usize, t: usize, steps: usize, warm: usize, breakdown: bool) -> Res<serde_json::Value> {
     set_tf32(prec == "tf32");
     let tg = TrainableGpt2::new(model)?;
     let mut opt = AdamW::new(AdamWConfig { lr: 1e-3, ..AdamWConfig::default() });
     let vocab = model.config().vocab_size;
     let (mut ms, mut losses) = (vec![], vec![]);
+    // --breakdown: the device synchronised after the forward + loss and after the backward too,
+    // so each step also reports (forward, backward, clip + optimizer) milliseconds
+    let mut parts: Vec<[f64; 3]> = vec![];
+    let lap = |t: &mut Instant| -> Res<f64> {
+        if breakdown {
+            dev.synchronize()?;
+        }
+        let now = Instant::now();
+        let dt = (now - *t).as_secs_f64() * 1e3;
+        *t = now;
+        Ok(dt)
+    };
     for step in 0..warm + steps {
         let seq = ids(b, t + 1, step, vocab, dev)?;
         let (x, y) = (seq.narrow(1, 0, t)?, seq.narrow(1, 1, t)?.contiguous()?);
@@ -104,17 +116,27 @@ fn train(model: &Gpt2, dev: &Device, prec: &str, b: usize, t: usize, steps: usiz
         let m = if prec == "bf16" { tg.model.map_tensors(|_, w| Ok(w.to_dtype(DType::BF16)?))? } else { tg.model.clone() };
         let logits = m.forward(&x)?.to_dtype(DType::F32)?; // (B, T, V)
         let loss = gpt2lab::model::ops::cross_entropy(&logits.reshape((b * t, vocab))?, &y.flatten_all()?)?;
+        let mut tl = t0;
+        let f_ms = lap(&mut tl)?;
         let mut grads = loss.backward()?;
+        let b_ms = lap(&mut tl)?;
         clip_grad_norm(&tg.params, &mut grads, 1.0)?;
         opt.step(&tg.params, &grads)?;
         let l = loss.to_dtype(DType::F32)?.to_scalar::<f32>()?;
         dev.synchronize()?;
+        let o_ms = lap(&mut tl)?;
         if step >= warm {
             ms.push(t0.elapsed().as_secs_f64() * 1e3);
+            parts.push([f_ms, b_ms, o_ms]);
         }
         losses.push(l);
     }
-    Ok(serde_json::json!({"side": "gpt2lab", "workload": "train", "prec": prec, "b": b, "t": t, "ms": median(ms.clone()), "reps": ms, "losses": losses}))
+    let mut v = serde_json::json!({"side": "gpt2lab", "workload": "train", "prec": prec, "b": b, "t": t, "ms": median(ms.clone()), "reps": ms, "losses": losses});
+    if breakdown {
+        let part = |i: usize| median(parts.iter().map(|p| p[i]).collect());
+        v["breakdown_ms"] = serde_json::json!({"forward_and_loss": part(0), "backward": part(1), "clip_and_adamw": part(2)});
+    }
+    Ok(v)
 }
 
 /// One operation of the f32 inference forward at a (B, T) shape on random data, synchronised,
@@ -202,7 +224,7 @@ fn main() -> Res<()> {
                     if !wanted("train", p, b, t) {
                         continue;
                     }
-                    let v = train(&model, &dev, p, b, t, steps, warm).unwrap_or_else(|e| serde_json::json!({"side": "gpt2lab", "workload": "train", "prec": p, "b": b, "t": t, "error": e.to_string()}));
+                    let v = train(&model, &dev, p, b, t, steps, warm, args.iter().any(|a| a == "--breakdown")).unwrap_or_else(|e| serde_json::json!({"side": "gpt2lab", "workload": "train", "prec": p, "b": b, "t": t, "error": e.to_string()}));
                     out.line(v)?;
                 }
             }
