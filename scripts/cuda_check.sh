@@ -97,7 +97,9 @@ case "$mode" in
     gzip -6 -c "$CARGO_TARGET_DIR/release/examples/gpu_bench" > .gpubin/gpu_bench.gz
     gzip -6 -c "$t" > .gpubin/cuda_tests.gz
     ls -la .gpubin
-    grep -qx '/.gpubin/' .git/info/exclude 2>/dev/null || echo '/.gpubin/' >> .git/info/exclude
+    ex="$(git rev-parse --git-path info/exclude)"  # a worktree's .git is a file
+    mkdir -p "$(dirname "$ex")"
+    grep -qx '/.gpubin/' "$ex" 2>/dev/null || echo '/.gpubin/' >> "$ex"
     ;;
 esac
 echo "== cuda $mode: ok"
