@@ -21,8 +21,8 @@
 //! after warm-up; the same protocol as the Python side. One JSON line per measurement; a
 //! failing configuration prints an `error` line and the run goes on.
 //!
-//! Build for the GPU with `--features cuda` (see `scripts/gpu_bench.py` for the flags that
-//! make a binary that runs on another machine).
+//! Build for the GPU with `scripts/cuda_check.sh --device` (the flags that make a binary that
+//! runs on another machine's GPU).
 
 use std::io::Write;
 use std::time::Instant;
@@ -142,10 +142,7 @@ fn train(model: &Gpt2, dev: &Device, prec: &str, b: usize, t: usize, steps: usiz
 /// One operation of the f32 inference forward at a (B, T) shape on random data, synchronised,
 /// for bisecting a device fault op by op (each probe in its own process).
 fn probe(args: &[String]) -> Res<()> {
-    let dev = match arg(args, "--device").unwrap_or("cuda") {
-        "cpu" => Device::Cpu,
-        _ => Device::new_cuda(0)?,
-    };
+    let dev = device(args)?;
     let b: usize = arg(args, "--b").ok_or("--b")?.parse()?;
     let t: usize = arg(args, "--t").ok_or("--t")?.parse()?;
     let op = arg(args, "--op").ok_or("--op")?;
@@ -174,6 +171,14 @@ fn probe(args: &[String]) -> Res<()> {
     Ok(())
 }
 
+/// `--device cuda|cpu` (default cuda).
+fn device(args: &[String]) -> Res<Device> {
+    Ok(match arg(args, "--device").unwrap_or("cuda") {
+        "cpu" => Device::Cpu,
+        _ => Device::new_cuda(0)?,
+    })
+}
+
 fn arg<'a>(args: &'a [String], k: &str) -> Option<&'a str> {
     args.iter().position(|a| a == k).and_then(|i| args.get(i + 1)).map(|s| s.as_str())
 }
@@ -191,10 +196,8 @@ fn main() -> Res<()> {
             let out = arg(&args, "--out").ok_or("--out FILE")?;
             let quick = args.iter().any(|a| a == "--quick");
             let dump = arg(&args, "--dump");
-            let dev = match arg(&args, "--device").unwrap_or("cuda") {
-                "cpu" => Device::Cpu,
-                _ => Device::new_cuda(0)?,
-            };
+            let dev = device(&args)?;
+            let breakdown = args.iter().any(|a| a == "--breakdown");
             let model = Gpt2::from_dir_on(ckpt, &dev)?;
             let mut out = Out { file: std::fs::File::create(out)? };
             let precs = ["f32", "tf32", "bf16"];
@@ -224,13 +227,15 @@ fn main() -> Res<()> {
                     if !wanted("train", p, b, t) {
                         continue;
                     }
-                    let v = train(&model, &dev, p, b, t, steps, warm, args.iter().any(|a| a == "--breakdown")).unwrap_or_else(|e| serde_json::json!({"side": "gpt2lab", "workload": "train", "prec": p, "b": b, "t": t, "error": e.to_string()}));
+                    let v = train(&model, &dev, p, b, t, steps, warm, breakdown).unwrap_or_else(|e| serde_json::json!({"side": "gpt2lab", "workload": "train", "prec": p, "b": b, "t": t, "error": e.to_string()}));
                     out.line(v)?;
                 }
             }
             Ok(())
         }
         Some("probe") => probe(&args),
-        _ => Err("usage: gpu_bench save DIR | gpu_bench run --ckpt DIR --out FILE [--device cuda|cpu] [--quick] [--dump DIR]".into()),
+        _ => Err("usage: gpu_bench save DIR | gpu_bench run --ckpt DIR --out FILE [--device cuda|cpu] [--quick] [--dump DIR] \
+                  [--only W:P:BxT,..] [--reps N] [--warm N] [--breakdown] | gpu_bench probe --op NAME --b B --t T [--device cuda|cpu]"
+            .into()),
     }
 }

@@ -26,10 +26,10 @@ matmul rate in that precision instead.
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -71,7 +71,6 @@ def load(ckpt, dtype):
     from transformers import GPT2LMHeadModel
 
     m = GPT2LMHeadModel.from_pretrained(ckpt, torch_dtype=dtype)
-    m.config.resid_pdrop = m.config.embd_pdrop = m.config.attn_pdrop = 0.0
     for mod in m.modules():  # dropout off whatever the checkpoint's config said
         if isinstance(mod, torch.nn.Dropout):
             mod.p = 0.0
@@ -189,8 +188,6 @@ def main():
 
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    import tempfile
-
     dump = Path(tempfile.mkdtemp(prefix="gpu_bench_dump"))  # logits files stay out of OUTDIR
     rows = []
     env = {"torch": torch.__version__, "cuda": torch.version.cuda, "gpu": torch.cuda.get_device_name(0) if DEV == "cuda" else "none (--cpu)"}

@@ -262,7 +262,7 @@ pub fn mixture_rows(setup: &Setup, n: usize, seed: u64) -> Result<Vec<Tensor>> {
 pub fn train_attn_sae(setup: &Setup, layer: usize, acts: &Tensor, l1: f64, seed: u64) -> Result<(Sae, crate::interp::sae::SaeTrainReport, f64)> {
     let mut sae = Sae::new(setup.sae_config(layer)?, Some(1.0), seed)?;
     let t0 = Instant::now();
-    let rep = crate::runtime::with_cpu_pool(|| train_sae(&mut sae, acts, &setup.sae_train_config(l1, seed), None))?;
+    let rep = train_sae(&mut sae, acts, &setup.sae_train_config(l1, seed), None)?; // in candle's pool (train_sae enters it)
     let tps = (setup.sae_steps * setup.sae_batch) as f64 / t0.elapsed().as_secs_f64();
     Ok((sae, rep, tps))
 }

@@ -151,12 +151,11 @@ fn renormalise(sae: &Sae) -> Result<()> {
 /// Trains `sae` on `acts` (N, d_in) rows, in shuffled mini-batches (seeded), with `opt` (None:
 /// [`default_optimizer`]).
 pub fn train_sae(sae: &mut Sae, acts: &Tensor, cfg: &SaeTrainConfig, opt: Option<Box<dyn Optimizer>>) -> Result<SaeTrainReport> {
-    // With no model in the process (cached activations), nothing else has applied the CPU
-    // settings of runtime.rs; training then runs in candle's pool as the Trainer does. At
-    // GPT-2-small width (768 x 6144, B = 4096, idle 2-vCPU Xeon) a step takes 1.87 s either way
-    // (examples/sae_step_prof.rs); under load, perf showed ~37% of a step zeroing fresh pages
-    // without the malloc settings.
-    crate::runtime::init();
+    // In candle's pool, as the Trainer's steps (the SAE's constructors applied runtime.rs's CPU
+    // settings, which a process holding only cached activations would otherwise lack). At
+    // GPT-2-small width (768 x 6144, B = 4096, idle 2-vCPU Xeon) a step takes 1.87 s with or
+    // without those settings (examples/sae_step_prof.rs); under load, perf showed ~37% of a
+    // step zeroing fresh pages without the malloc settings.
     crate::runtime::with_cpu_pool(|| train_sae_inner(sae, acts, cfg, opt))
 }
 
