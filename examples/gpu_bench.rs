@@ -7,6 +7,7 @@
 //! gpu_bench run --ckpt DIR --out FILE.jsonl [--device cuda|cpu] [--quick] [--dump DIR]
 //!                [--only prefill:f32:8x128,train:bf16:4x128] [--reps N] [--warm N] [--breakdown]
 //! gpu_bench probe --op NAME --b B --t T [--device cuda|cpu]   # one op of the forward, synchronised
+//! gpu_bench ops [--b B --t T] [--device cuda|cpu]             # per-op times of a training step's parts
 //! ```
 //!
 //! `scripts/gpu_bench.py` runs each configuration in its own process (`--only`): a CUDA
@@ -234,8 +235,86 @@ fn main() -> Res<()> {
             Ok(())
         }
         Some("probe") => probe(&args),
+        Some("ops") => ops(&args),
         _ => Err("usage: gpu_bench save DIR | gpu_bench run --ckpt DIR --out FILE [--device cuda|cpu] [--quick] [--dump DIR] \
-                  [--only W:P:BxT,..] [--reps N] [--warm N] [--breakdown] | gpu_bench probe --op NAME --b B --t T [--device cuda|cpu]"
+                  [--only W:P:BxT,..] [--reps N] [--warm N] [--breakdown] | gpu_bench probe --op NAME --b B --t T [--device cuda|cpu] \
+                  | gpu_bench ops [--b B --t T] [--device cuda|cpu]"
             .into()),
     }
+}
+
+/// Median ms of `f` over 5 synchronised reps after 2 warm-ups.
+fn time_it(dev: &Device, f: &mut dyn FnMut() -> Res<()>) -> Res<f64> {
+    let mut ms = vec![];
+    for i in 0..7 {
+        dev.synchronize()?;
+        let t0 = Instant::now();
+        f()?;
+        dev.synchronize()?;
+        if i >= 2 {
+            ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    Ok(median(ms))
+}
+
+/// The parts of a 124M training step one by one, at the step's shapes, in f32 and bf16 (a
+/// poor man's profile where no profiler is installed): matmuls, the fused kernels forward and
+/// backward, candle's gradient accumulation, the embedding's backward, casts, and whole
+/// training steps of 1 and 12 layers (their difference is the blocks' share).
+fn ops(args: &[String]) -> Res<()> {
+    use candle_core::Var;
+    use gpt2lab::model::{kernels, ops as mops};
+    let dev = device(args)?;
+    let b: usize = arg(args, "--b").map(|s| s.parse()).transpose()?.unwrap_or(8);
+    let t: usize = arg(args, "--t").map(|s| s.parse()).transpose()?.unwrap_or(1024);
+    let (c, h, v, n) = (768usize, 12usize, 50257usize, b * t);
+    for dt in [DType::F32, DType::BF16] {
+        let r = |shape: &[usize]| -> Res<Tensor> { Ok(Tensor::randn(0f32, 1.0, shape, &dev)?.to_dtype(dt)?) };
+        let mut row = |name: &str, f: &mut dyn FnMut() -> Res<()>| -> Res<()> {
+            let ms = time_it(&dev, f)?;
+            println!("{}", serde_json::json!({"op": name, "dtype": format!("{dt:?}"), "b": b, "t": t, "ms": ms}));
+            Ok(())
+        };
+        let (x, w, bias) = (r(&[n, c])?, r(&[c, 3 * c])?, r(&[3 * c])?);
+        row("matmul x(N,768)@(768,2304)", &mut || Ok(drop(x.matmul(&w)?)))?;
+        let (q, k) = (r(&[b, h, t, 64])?, r(&[b, h, t, 64])?);
+        row("attn q@k^T", &mut || Ok(drop(q.matmul(&k.t()?)?)))?;
+        let scores = r(&[b, h, t, t])?;
+        let mask: Vec<f32> = (0..t * t).map(|i| if i % t > i / t { -1e9 } else { 0.0 }).collect();
+        let mask = Tensor::from_vec(mask, (1, 1, t, t), &dev)?.to_dtype(dt)?;
+        row("attn pattern@v", &mut || Ok(drop(scores.matmul(&q)?)))?;
+        row("masked softmax fwd", &mut || Ok(drop(kernels::masked_softmax_last(&scores, &mask)?.ok_or("no kernel")?)))?;
+        let sv = Var::from_tensor(&scores)?;
+        row("masked softmax fwd+bwd", &mut || Ok(drop(kernels::masked_softmax_last(sv.as_tensor(), &mask)?.ok_or("no kernel")?.sum_all()?.backward()?)))?;
+        row("scores zeros_like + add (grad accumulation)", &mut || Ok(drop((scores.zeros_like()? + &scores)?)))?;
+        row("scores sum_all fwd+bwd (baseline of the above)", &mut || Ok(drop(sv.as_tensor().sum_all()?.backward()?)))?;
+        let xv = Var::from_tensor(&r(&[b, t, c])?)?;
+        let (lw, lb) = (r(&[c])?, r(&[c])?);
+        row("layer norm fwd+bwd", &mut || Ok(drop(mops::layer_norm(xv.as_tensor(), &lw, &lb, 1e-5)?.sum_all()?.backward()?)))?;
+        let hv = Var::from_tensor(&r(&[b, t, 4 * c])?)?;
+        row("gelu fwd+bwd (N,3072)", &mut || Ok(drop(kernels::gelu_new(hv.as_tensor())?.ok_or("no kernel")?.sum_all()?.backward()?)))?;
+        let yv = Var::from_tensor(&r(&[n, 3 * c])?)?;
+        row("bias add fwd+bwd (N,2304)", &mut || Ok(drop(kernels::bias_add(yv.as_tensor(), &bias)?.ok_or("no kernel")?.sum_all()?.backward()?)))?;
+        row("conv1d fwd+bwd (N,768)->(N,2304)", &mut || {
+            let wv = Var::from_tensor(&w)?;
+            Ok(drop(mops::conv1d(xv.as_tensor(), wv.as_tensor(), &bias)?.sum_all()?.backward()?))
+        })?;
+        let idv = ids(b, t, 0, v, &dev)?.flatten_all()?;
+        let wte = Var::from_tensor(&r(&[v, c])?)?;
+        row("embedding fwd+bwd (index_select / index_add)", &mut || Ok(drop(wte.as_tensor().index_select(&idv, 0)?.sum_all()?.backward()?)))?;
+        row("unembedding x@wte^T (N,50257)", &mut || Ok(drop(x.matmul(&wte.as_tensor().t()?)?)))?;
+        let logits = Tensor::randn(0f32, 1.0, (n, v), &dev)?;
+        row("logits cast f32->dtype", &mut || Ok(drop(logits.to_dtype(dt)?)))?;
+        let lv = Var::from_tensor(&logits)?;
+        row("cross-entropy f32 fwd+bwd", &mut || Ok(drop(mops::cross_entropy(lv.as_tensor(), &idv)?.backward()?)))?;
+    }
+    // whole steps: the blocks' share is the difference
+    for (layers, prec) in [(1usize, "bf16"), (12, "bf16"), (1, "f32"), (12, "f32")] {
+        let cfg = gpt2lab::model::Gpt2Config { n_layer: layers, ..gpt2lab::model::Gpt2Config::gpt2() };
+        let m = Gpt2::random(cfg, 0, &dev)?;
+        let res = train(&m, &dev, prec, b, t, 5, 2, true)?;
+        println!("{}", serde_json::json!({"op": format!("train step, {layers} layer(s)"), "dtype": prec, "b": b, "t": t, "ms": res["ms"], "breakdown_ms": res["breakdown_ms"]}));
+    }
+    Ok(())
 }

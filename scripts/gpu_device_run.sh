@@ -6,6 +6,11 @@
 # Writes into $OUT (at most 8 files come back): smi.txt, cuda_tests.txt, sanitizer.txt,
 # log.txt, rust.jsonl, gpu_bench.jsonl, gpu_bench.md.
 #   GPU_SANITIZE="prefill:f32:8x128"   also run that one configuration under compute-sanitizer
+#   GPU_BREAKDOWN="train:bf16:8x1024"  also time these training configurations phase by phase
+#                                      (gpt2lab only; breakdown.jsonl)
+#   GPU_OPS=1                          also time a training step's parts op by op (ops.jsonl),
+#                                      and list the profilers the machine has (tools.txt)
+#   GPU_BENCH=0                        skip the side-by-side run
 set -o pipefail
 OUT="${OUT:-/tmp/gpu_out}"; mkdir -p "$OUT" .gpubin/x
 for f in gpu_bench cuda_tests; do
@@ -25,6 +30,17 @@ if [ -n "${GPU_SANITIZE:-}" ]; then
   timeout 120 compute-sanitizer --tool memcheck --print-limit 4 "$G" run --ckpt /tmp/ck --out /tmp/s.jsonl \
     --only "$GPU_SANITIZE" --reps 1 --warm 0 2>&1 | grep -v '<unknown>' | head -80 > "$OUT/sanitizer.txt"
 fi
+if [ -n "${GPU_BREAKDOWN:-}" ]; then
+  timeout 120 "$G" run --ckpt /tmp/ck --out "$OUT/breakdown.jsonl" --only "$GPU_BREAKDOWN" --reps 5 --warm 2 --breakdown \
+    > /dev/null 2> "$OUT/breakdown.err"
+  grep -o '"prec[^}]*"breakdown_ms":{[^}]*}' "$OUT/breakdown.jsonl" 2>/dev/null
+fi
+if [ -n "${GPU_OPS:-}" ]; then
+  { command -v nsys ncu nvprof; ls /usr/local/cuda*/bin 2>/dev/null | head -30; } > "$OUT/tools.txt" 2>&1
+  timeout 240 "$G" ops > "$OUT/ops.jsonl" 2> "$OUT/ops.err"
+  cat "$OUT/ops.jsonl"
+fi
+[ "${GPU_BENCH:-1}" = 0 ] && exit 0
 PYTHONUNBUFFERED=1 timeout 420 python3 scripts/gpu_bench.py --rust "$G" --ckpt /tmp/ck --out "$OUT" --budget-s 240 2>&1 \
   | grep -v 'Loading weights' > "$OUT/log.txt"
 cat "$OUT/smi.txt"; tail -4 "$OUT/cuda_tests.txt" 2>/dev/null; grep -E '^==' "$OUT/log.txt"; cat "$OUT/gpu_bench.md"

@@ -1,7 +1,7 @@
 //! candle's CUDA backend (`--features cuda`, `scripts/cuda_check.sh --test`): the model on the
-//! GPU gives the CPU's logits and hook captures, generation agrees, and training steps run
-//! there through the composite ops (the fused kernels are CPU-only) and track the CPU's
-//! losses. Without a GPU the tests say so and pass, unless `CI` or `GPT2LAB_REQUIRE_CUDA=1` is set.
+//! GPU gives the CPU's logits and hook captures, gpt2lab's fused CUDA kernels give the CPU
+//! kernels' values and gradients (f32, and bf16 within its precision), and training steps
+//! (fused AdamW on the device) track the CPU's losses. Without a GPU the tests say so and pass, unless `CI` or `GPT2LAB_REQUIRE_CUDA=1` is set.
 #![cfg(feature = "cuda")]
 
 mod common;
@@ -86,4 +86,75 @@ fn gpu_forward_matches_cpu_at_gpt2_shapes_1024_rows() {
         let d = max_abs_diff(&last(&a), &last(&b));
         assert!(d < 1e-3, "forward {rep}: max |Δlogits| at the last position {d}");
     }
+}
+
+/// Values and input gradients of `sum(f(inputs) ⊙ r)` on `dev`, inputs given on the CPU.
+fn value_and_grads(dev: &Device, dtype: DType, inputs: &[Tensor], f: &dyn Fn(&[Tensor]) -> Tensor) -> (Tensor, Vec<Tensor>) {
+    let vars: Vec<candle_core::Var> = inputs.iter().map(|t| candle_core::Var::from_tensor(&t.to_dtype(dtype).unwrap().to_device(dev).unwrap()).unwrap()).collect();
+    let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+    let y = f(&ts);
+    // the same weights on every device: a fixed pattern in [-1, 1)
+    let n = y.elem_count();
+    let r = Tensor::from_vec((0..n).map(|i| ((i * 7919 % 1000) as f32) / 500.0 - 1.0).collect::<Vec<_>>(), y.shape(), &Device::Cpu).unwrap();
+    let obj = (y.to_dtype(DType::F32).unwrap() * r.to_device(dev).unwrap()).unwrap().sum_all().unwrap();
+    let g = obj.backward().unwrap();
+    let grads = vars.iter().map(|v| g.get(v.as_tensor()).expect("gradient reaches every input").to_device(&Device::Cpu).unwrap().to_dtype(DType::F32).unwrap()).collect();
+    (y.to_device(&Device::Cpu).unwrap().to_dtype(DType::F32).unwrap(), grads)
+}
+
+/// Every fused kernel on the GPU (f32 and bf16) against the CPU kernels, forward and backward.
+#[test]
+fn gpu_fused_kernels_match_cpu() {
+    use gpt2lab::model::{kernels, ops};
+    let Some(gpu) = gpu() else { return };
+    let rnd = |shape: &[usize], s: f32| (Tensor::randn(0f32, 1f32, shape, &Device::Cpu).unwrap() * s as f64).unwrap();
+    // causal (1, 1, T, T) and a per-batch mask whose batch 1 hides query 0's own key (a padding row)
+    let t = 40;
+    let causal: Vec<f32> = (0..t * t).map(|i| if i % t > i / t { -1e9 } else { 0.0 }).collect();
+    let causal = Tensor::from_vec(causal.clone(), (1, 1, t, t), &Device::Cpu).unwrap();
+    let mut pad: Vec<f32> = causal.flatten_all().unwrap().to_vec1().unwrap();
+    pad.extend(pad.clone());
+    for k in 0..t {
+        pad[t * t + k] = -1e9;
+    }
+    let pad = Tensor::from_vec(pad, (2, 1, t, t), &Device::Cpu).unwrap();
+    let targets: Vec<u32> = (0..37).map(|i| (i * 131 % 1000) as u32).collect();
+    let targets = Tensor::from_vec(targets, 37, &Device::Cpu).unwrap();
+    type Case<'a> = (&'a str, Vec<Tensor>, Box<dyn Fn(&[Tensor]) -> Tensor + 'a>);
+    let cases: Vec<Case> = vec![
+        ("softmax 300", vec![rnd(&[4, 7, 300], 3.0)], Box::new(|x| ops::softmax_last(&x[0]).unwrap())),
+        ("softmax 5000", vec![rnd(&[3, 5000], 3.0)], Box::new(|x| ops::softmax_last(&x[0]).unwrap())),
+        ("layer norm 768", vec![rnd(&[6, 33, 768], 2.0), rnd(&[768], 1.0), rnd(&[768], 1.0)], Box::new(|x| ops::layer_norm(&x[0], &x[1], &x[2], 1e-5).unwrap())),
+        ("layer norm, 600 rows", vec![rnd(&[4, 150, 96], 2.0), rnd(&[96], 1.0), rnd(&[96], 1.0)], Box::new(|x| ops::layer_norm(&x[0], &x[1], &x[2], 1e-5).unwrap())),
+        ("gelu", vec![rnd(&[1000, 3], 3.0)], Box::new(|x| kernels::gelu_new(&x[0]).unwrap().unwrap())),
+        ("bias add", vec![rnd(&[700, 70], 1.0), rnd(&[70], 1.0)], Box::new(|x| kernels::bias_add(&x[0], &x[1]).unwrap().unwrap())),
+        ("masked softmax, causal", vec![rnd(&[2, 3, t, t], 3.0)], Box::new(|x| kernels::masked_softmax_last(&x[0], &causal.to_device(x[0].device()).unwrap().to_dtype(x[0].dtype()).unwrap()).unwrap().unwrap())),
+        ("masked softmax, padding", vec![rnd(&[2, 3, t, t], 3.0)], Box::new(|x| kernels::masked_softmax_last(&x[0], &pad.to_device(x[0].device()).unwrap().to_dtype(x[0].dtype()).unwrap()).unwrap().unwrap())),
+        ("cross-entropy", vec![rnd(&[37, 1000], 3.0)], Box::new(|x| ops::cross_entropy(&x[0], &targets.to_device(x[0].device()).unwrap()).unwrap().reshape(1).unwrap())),
+    ];
+    for (what, inputs, f) in &cases {
+        let (y_cpu, g_cpu) = value_and_grads(&Device::Cpu, DType::F32, inputs, f.as_ref());
+        for (dtype, tol) in [(DType::F32, 1e-4f32), (DType::BF16, 6e-2)] {
+            let (y, g) = value_and_grads(&gpu, dtype, inputs, f.as_ref());
+            let scale = |t: &Tensor| t.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap().max(1.0);
+            let d = max_abs_diff(&y_cpu, &y);
+            assert!(d <= tol * scale(&y_cpu), "{what} {dtype:?}: max |Δ| {d} in the values");
+            for (i, (a, b)) in g_cpu.iter().zip(&g).enumerate() {
+                let d = max_abs_diff(a, b);
+                assert!(d <= tol * scale(a), "{what} {dtype:?}: max |Δ| {d} in the gradient of input {i} (max {})", scale(a));
+            }
+        }
+    }
+}
+
+/// The fused kernels also run where no gradient is tracked (inference on bf16 weights).
+#[test]
+fn gpu_bf16_forward_tracks_cpu() {
+    let Some(gpu) = gpu() else { return };
+    let cpu_model = Gpt2::random(Gpt2Config::tiny(97, 64, 64, 3, 4), 1, &Device::Cpu).unwrap();
+    let gpu_model = cpu_model.to_device(&gpu).unwrap().to_dtype(DType::BF16).unwrap();
+    let a = cpu_model.forward(&ids(&Device::Cpu)).unwrap();
+    let b = gpu_model.forward(&ids(&gpu)).unwrap().to_device(&Device::Cpu).unwrap();
+    let d = max_abs_diff(&a, &b);
+    assert!(d < 0.1, "max |Δlogits| bf16 vs f32 {d}");
 }

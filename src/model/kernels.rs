@@ -313,6 +313,10 @@ impl CustomOp1 for GeluNew {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         Ok((per_dtype!(s, l, |x| gelu_fwd(x)), l.shape().clone()))
     }
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(&self, s: &candle_core::CudaStorage, l: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
+        Ok((super::cuda_kernels::gelu_fwd(s, l)?, l.shape().clone()))
+    }
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         Ok(Some(arg.apply_op2_no_bwd(&grad.contiguous()?, &GeluNewBwd)?))
     }
@@ -325,6 +329,10 @@ impl CustomOp2 for GeluNewBwd {
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         Ok((per_dtype2!(s1, l1, s2, l2, |x, g| gelu_bwd(x, g)), l1.shape().clone()))
     }
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(&self, s1: &candle_core::CudaStorage, l1: &Layout, s2: &candle_core::CudaStorage, l2: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
+        Ok((super::cuda_kernels::gelu_bwd(s1, l1, s2, l2)?, l1.shape().clone()))
+    }
 }
 
 impl CustomOp1 for Softmax {
@@ -334,6 +342,10 @@ impl CustomOp1 for Softmax {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let n = *l.dims().last().expect("rank >= 1");
         Ok((per_dtype!(s, l, |x| softmax_fwd(x, n)), l.shape().clone()))
+    }
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(&self, s: &candle_core::CudaStorage, l: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
+        Ok((super::cuda_kernels::softmax_fwd(s, l)?, l.shape().clone()))
     }
     fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         Ok(Some(res.apply_op2_no_bwd(&grad.contiguous()?, &SoftmaxBwd)?))
@@ -348,6 +360,10 @@ impl CustomOp2 for SoftmaxBwd {
         let n = *l1.dims().last().expect("rank >= 1");
         Ok((per_dtype2!(s1, l1, s2, l2, |y, g| softmax_bwd(y, g, n)), l1.shape().clone()))
     }
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(&self, s1: &candle_core::CudaStorage, l1: &Layout, s2: &candle_core::CudaStorage, l2: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
+        Ok((super::cuda_kernels::softmax_bwd(s1, l1, s2, l2)?, l1.shape().clone()))
+    }
 }
 
 impl CustomOp3 for LayerNormOp {
@@ -356,6 +372,10 @@ impl CustomOp3 for LayerNormOp {
     }
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
         Ok((per_dtype3!(s1, l1, s2, l2, s3, l3, |x, w, b| ln_fwd(x, w, b, self.0)), l1.shape().clone()))
+    }
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(&self, s1: &candle_core::CudaStorage, l1: &Layout, s2: &candle_core::CudaStorage, l2: &Layout, s3: &candle_core::CudaStorage, l3: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
+        Ok((super::cuda_kernels::ln_fwd(s1, l1, s2, l2, s3, l3, self.0)?, l1.shape().clone()))
     }
     fn bwd(&self, x: &Tensor, w: &Tensor, _b: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let c = w.elem_count();
@@ -377,6 +397,12 @@ impl CustomOp3 for LayerNormBwd {
         let c = *l1.dims().last().expect("rank >= 1");
         let rows = l1.shape().elem_count() / c.max(1);
         Ok((per_dtype3!(s1, l1, s2, l2, s3, l3, |x, w, g| ln_bwd(x, w, g, self.0)), Shape::from((rows + 1, c))))
+    }
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(&self, s1: &candle_core::CudaStorage, l1: &Layout, s2: &candle_core::CudaStorage, l2: &Layout, s3: &candle_core::CudaStorage, l3: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
+        let c = *l1.dims().last().expect("rank >= 1");
+        let rows = l1.shape().elem_count() / c.max(1);
+        Ok((super::cuda_kernels::ln_bwd(s1, l1, s2, l2, s3, l3, self.0)?, Shape::from((rows + 1, c))))
     }
 }
 
@@ -415,6 +441,11 @@ impl CustomOp1 for ColSum {
         let n = *l.dims().last().expect("rank >= 1");
         Ok((per_dtype!(s, l, |x| col_sum_fwd(x, n)), Shape::from(n)))
     }
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(&self, s: &candle_core::CudaStorage, l: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
+        let n = *l.dims().last().expect("rank >= 1");
+        Ok((super::cuda_kernels::col_sum(s, l)?, Shape::from(n)))
+    }
 }
 
 impl CustomOp2 for BiasAdd {
@@ -423,6 +454,10 @@ impl CustomOp2 for BiasAdd {
     }
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         Ok((per_dtype2!(s1, l1, s2, l2, |x, b| bias_add_fwd(x, b)), l1.shape().clone()))
+    }
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(&self, s1: &candle_core::CudaStorage, l1: &Layout, s2: &candle_core::CudaStorage, l2: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
+        Ok((super::cuda_kernels::bias_add(s1, l1, s2, l2)?, l1.shape().clone()))
     }
     fn bwd(&self, _x: &Tensor, _b: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
         Ok((Some(grad.clone()), Some(col_sum(grad)?)))
@@ -447,8 +482,14 @@ pub fn bias_add(x: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
     Ok(Some(x.contiguous()?.apply_op2(&b.contiguous()?, BiasAdd)?))
 }
 
-fn usable(x: &Tensor) -> bool {
-    x.device().is_cpu() && matches!(x.dtype(), candle_core::DType::F32 | candle_core::DType::F64)
+/// Whether the fused kernels take `x`: f32/f64 on the CPU; f32/bf16 on CUDA (`cuda_kernels.rs`).
+pub(super) fn usable(x: &Tensor) -> bool {
+    match x.device() {
+        candle_core::Device::Cpu => matches!(x.dtype(), candle_core::DType::F32 | candle_core::DType::F64),
+        #[cfg(feature = "cuda")]
+        candle_core::Device::Cuda(_) => super::cuda_kernels::supported(x.dtype()),
+        _ => false,
+    }
 }
 
 /// GELU, tanh form (HF "gelu_new"), differentiable; None when the kernel does not apply.
@@ -501,6 +542,17 @@ fn masked_softmax_row(src: &[f32], mask: &[f32], dst: &mut [f32]) {
     dst.iter_mut().for_each(|d| *d *= inv);
 }
 
+/// (B, H, T, Tk, MB) of scores (B, H, T, Tk) and an additive mask (MB, 1, T, Tk), MB ∈ {1, B}.
+fn masked_dims(l1: &Layout, l2: &Layout) -> Result<(usize, usize, usize, usize, usize)> {
+    let (&[b, h, t, tk], &[mb, 1, mt, mtk]) = (l1.dims(), l2.dims()) else {
+        candle_core::bail!("masked softmax: scores {:?} and mask {:?} must be (B, H, T, Tk) and (B|1, 1, T, Tk)", l1.dims(), l2.dims())
+    };
+    if (mb != 1 && mb != b) || mt != t || mtk != tk {
+        candle_core::bail!("masked softmax: mask {:?} does not fit scores {:?}", l2.dims(), l1.dims());
+    }
+    Ok((b, h, t, tk, mb))
+}
+
 /// Softmax over the last dim of `scores + mask`, with its backward in `scores` (see
 /// [`masked_softmax_last`]).
 struct MaskedSoftmax;
@@ -514,12 +566,7 @@ impl CustomOp2 for MaskedSoftmax {
             (CpuStorage::F32(a), CpuStorage::F32(b)) => (slice(a, l1)?, slice(b, l2)?),
             _ => candle_core::bail!("masked softmax: f32 only"),
         };
-        let (&[b, h, t, tk], &[mb, 1, mt, mtk]) = (l1.dims(), l2.dims()) else {
-            candle_core::bail!("masked softmax: scores {:?} and mask {:?} must be (B, H, T, Tk) and (B|1, 1, T, Tk)", l1.dims(), l2.dims())
-        };
-        if (mb != 1 && mb != b) || mt != t || mtk != tk {
-            candle_core::bail!("masked softmax: mask {:?} does not fit scores {:?}", l2.dims(), l1.dims());
-        }
+        let (_, h, t, tk, mb) = masked_dims(l1, l2)?;
         let mut out = vec![0f32; x.len()];
         // rows r .. r + n of the flattened (B·H·T, Tk) scores
         par_rows(&mut out, tk, |r0: usize, dst: &mut [f32]| {
@@ -532,6 +579,11 @@ impl CustomOp2 for MaskedSoftmax {
         });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(&self, s1: &candle_core::CudaStorage, l1: &Layout, s2: &candle_core::CudaStorage, l2: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
+        let (_, h, t, tk, mb) = masked_dims(l1, l2)?;
+        Ok((super::cuda_kernels::masked_softmax(s1, l1, s2, l2, h, t, tk, mb, HIDDEN)?, l1.shape().clone()))
+    }
     /// The softmax backward on the pattern: hidden keys have pattern 0, hence gradient 0, as
     /// in the composite form; the mask is a constant.
     fn bwd(&self, _scores: &Tensor, _mask: &Tensor, res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
@@ -539,7 +591,7 @@ impl CustomOp2 for MaskedSoftmax {
     }
 }
 
-/// Differentiable in `scores` (None off the CPU or unless f32; the mask is a constant): the attention
+/// Differentiable in `scores` (None unless f32 on the CPU or f32/bf16 on CUDA; the mask is a constant): the attention
 /// pattern `softmax(scores + mask)` for `scores` (B, H, T, Tk) and an additive `mask`
 /// (B|1, 1, T, Tk) of 0 (visible) and `MASK_VALUE` (hidden), without materialising the sum.
 /// Hidden keys get exactly 0 with no exp: glibc's expf takes its slow underflow path (errno)
@@ -547,7 +599,9 @@ impl CustomOp2 for MaskedSoftmax {
 /// composite form up to summation order; a row with no visible key (a padding query) is
 /// computed the composite way (uniform).
 pub fn masked_softmax_last(scores: &Tensor, mask: &Tensor) -> Result<Option<Tensor>> {
-    if mask.track_op() || !scores.device().is_cpu() || scores.dtype() != candle_core::DType::F32 || mask.dtype() != candle_core::DType::F32 {
+    let f32_cpu = scores.device().is_cpu() && scores.dtype() == candle_core::DType::F32;
+    let gpu = scores.device().is_cuda() && usable(scores);
+    if mask.track_op() || !(f32_cpu || gpu) || mask.dtype() != scores.dtype() || !mask.device().same_device(scores.device()) {
         return Ok(None);
     }
     // apply_op2 records the op only when `scores` tracks a gradient

@@ -8,6 +8,8 @@ pub mod gemv;
 pub mod gpt2;
 pub mod gpt_neo;
 pub mod kernels;
+#[cfg(feature = "cuda")]
+pub(crate) mod cuda_kernels;
 pub mod hub;
 pub mod kv_cache;
 pub mod mlp;

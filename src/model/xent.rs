@@ -2,9 +2,10 @@
 //! the loss (max, log-sum-exp, pick) and one for the gradient `(softmax − onehot)·g/N`.
 //! The composite form (`ops::reference::cross_entropy`) is nine candle ops, each of which
 //! allocates an (N, V) tensor forward and again backward; at the ci scale the logits are the
-//! largest activation of a training step. CPU, f32 and f64; tests compare both forms.
+//! largest activation of a training step. CPU (f32, f64) and CUDA (f32, bf16,
+//! `cuda_kernels.rs`); tests compare both forms.
 
-use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 
 use super::kernels::{lanes, par_rows, per_dtype, row_max, slice, Fl};
 
@@ -72,8 +73,9 @@ fn rows_and_targets<'a>(l1: &Layout, s2: &'a CpuStorage, l2: &Layout) -> Result<
 }
 
 struct CrossEntropy;
-/// Backward with the upstream gradient folded into the scale `g/N`.
-struct CrossEntropyBwd(f64);
+/// Backward: (logits, targets, upstream gradient (a scalar)); the scale `g/N` is formed where
+/// the gradient lives, so the GPU path needs no device-to-host copy (a synchronisation).
+struct CrossEntropyBwd;
 
 impl CustomOp2 for CrossEntropy {
     fn name(&self) -> &'static str {
@@ -83,27 +85,53 @@ impl CustomOp2 for CrossEntropy {
         let (v, t) = rows_and_targets(l1, s2, l2)?;
         Ok((per_dtype!(s1, l1, |x| xent_fwd(x, t, v)?), Shape::from(())))
     }
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(&self, s1: &candle_core::CudaStorage, l1: &Layout, s2: &candle_core::CudaStorage, l2: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
+        cuda_shapes(l1, l2)?;
+        Ok((super::cuda_kernels::xent_fwd(s1, l1, s2, l2)?, Shape::from(())))
+    }
     fn bwd(&self, logits: &Tensor, targets: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let n = logits.dim(0)?;
-        let g = grad.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-        Ok((Some(logits.apply_op2_no_bwd(targets, &CrossEntropyBwd(g / n as f64))?), None))
+        let g = grad.to_dtype(logits.dtype())?.contiguous()?;
+        Ok((Some(logits.apply_op3_no_bwd(targets, &g, &CrossEntropyBwd)?), None))
     }
 }
 
-impl CustomOp2 for CrossEntropyBwd {
+#[cfg(feature = "cuda")]
+fn cuda_shapes(l1: &Layout, l2: &Layout) -> Result<()> {
+    let &[n, _] = l1.dims() else { candle_core::bail!("cross-entropy: logits must be (N, V), got {:?}", l1.dims()) };
+    if l2.dims() != [n] {
+        candle_core::bail!("cross-entropy: targets {:?} do not match logits {:?}", l2.dims(), l1.dims());
+    }
+    Ok(())
+}
+
+impl CustomOp3 for CrossEntropyBwd {
     fn name(&self) -> &'static str {
         "gpt2lab-cross-entropy-bwd"
     }
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
         let (v, t) = rows_and_targets(l1, s2, l2)?;
-        Ok((per_dtype!(s1, l1, |x| xent_bwd(x, t, v, self.0)?), l1.shape().clone()))
+        let g = match s3 {
+            CpuStorage::F32(g) => slice(g, l3)?[0] as f64,
+            CpuStorage::F64(g) => slice(g, l3)?[0],
+            _ => candle_core::bail!("cross-entropy backward: f32 or f64 gradient"),
+        };
+        let scale = g / (l1.dims()[0].max(1)) as f64;
+        Ok((per_dtype!(s1, l1, |x| xent_bwd(x, t, v, scale)?), l1.shape().clone()))
+    }
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(&self, s1: &candle_core::CudaStorage, l1: &Layout, s2: &candle_core::CudaStorage, l2: &Layout, s3: &candle_core::CudaStorage, l3: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
+        cuda_shapes(l1, l2)?;
+        Ok((super::cuda_kernels::xent_bwd(s1, l1, s2, l2, s3, l3)?, l1.shape().clone()))
     }
 }
 
 /// Mean cross-entropy of `logits` (N, V) against `targets` (N,) u32, differentiable in the
-/// logits; None off the CPU or for other dtypes (the caller uses the composite form).
+/// logits; None for devices and dtypes without the kernel (the caller uses the composite form).
+/// On CUDA an out-of-range target gives a NaN loss rather than an error (a kernel cannot
+/// return one); the CPU path names the row.
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Option<Tensor>> {
-    if !logits.device().is_cpu() || !matches!(logits.dtype(), DType::F32 | DType::F64) || targets.dtype() != DType::U32 {
+    if !super::kernels::usable(logits) || targets.dtype() != DType::U32 || !targets.device().same_device(logits.device()) {
         return Ok(None);
     }
     // apply_op2 records the op only when the logits track a gradient

@@ -1,4 +1,5 @@
-//! AdamW's update as one in-place pass over (θ, g, m, v), for f32 parameters on the CPU.
+//! AdamW's update as one in-place pass over (θ, g, m, v), for f32 parameters on the CPU and,
+//! with the `cuda` feature, on CUDA (one kernel per parameter, `model/cuda/kernels.cu`).
 //!
 //! Why hand-written: written with tensor ops, one AdamW step is fourteen elementwise ops per
 //! parameter, each allocating a fresh buffer the size of the parameter. On GPT-2 124M that is
@@ -156,4 +157,60 @@ pub(crate) fn step(c: Coeffs, p: &Tensor, g: &Tensor, m: &mut [f32], v: &mut [f3
     };
     p.inplace_op2(g, &op)?;
     Ok(())
+}
+
+/// Whether the fused CUDA step applies: f32, one CUDA device, contiguous, one shape.
+#[cfg(feature = "cuda")]
+pub(crate) fn eligible_cuda(p: &Tensor, g: &Tensor) -> bool {
+    p.device().is_cuda() && p.device().same_device(g.device()) && p.dtype() == DType::F32 && g.dtype() == DType::F32 && p.is_contiguous() && g.is_contiguous() && p.dims() == g.dims()
+}
+#[cfg(not(feature = "cuda"))]
+pub(crate) fn eligible_cuda(_: &Tensor, _: &Tensor) -> bool {
+    false
+}
+
+/// The CUDA step: θ in place; `m`, `v` are f32 device tensors of θ's size that only the
+/// optimizer holds (it copies them out for checkpoints), updated in place by the same kernel.
+#[cfg(feature = "cuda")]
+struct CudaOp<'a> {
+    c: Coeffs,
+    m: &'a Tensor,
+    v: &'a Tensor,
+}
+
+#[cfg(feature = "cuda")]
+impl InplaceOp2 for CudaOp<'_> {
+    fn name(&self) -> &'static str {
+        "fused-adamw"
+    }
+    fn cpu_fwd(&self, _: &mut CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> candle_core::Result<()> {
+        candle_core::bail!("fused-adamw: the CUDA op got CPU tensors")
+    }
+    fn cuda_fwd(&self, s1: &mut candle_core::CudaStorage, l1: &Layout, s2: &candle_core::CudaStorage, l2: &Layout) -> candle_core::Result<()> {
+        use candle_core::cuda_backend::CudaDType;
+        let (ms, _) = self.m.storage_and_layout();
+        let (vs, _) = self.v.storage_and_layout();
+        let (candle_core::Storage::Cuda(ms), candle_core::Storage::Cuda(vs)) = (&*ms, &*vs) else {
+            candle_core::bail!("fused-adamw: moments must live on the parameter's GPU")
+        };
+        let c = &self.c;
+        let k = [c.b1, c.one_minus_b1, c.b2, c.one_minus_b2, c.decay.unwrap_or(1.0), c.inv_bc1, c.inv_bc2, c.eps, c.lr];
+        crate::model::cuda_kernels::adamw(s1, l1, s2, l2, f32::as_cuda_slice(ms)?, f32::as_cuda_slice(vs)?, k, c.decay.is_some())
+    }
+}
+
+/// Updates `p` in place on its GPU, and the moments `m`, `v` (contiguous f32 tensors of p's
+/// shape, on its device, not shared with anything else) in place too.
+#[cfg(feature = "cuda")]
+pub(crate) fn step_cuda(c: Coeffs, p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor) -> Result<()> {
+    let ok = |t: &Tensor| t.device().same_device(p.device()) && t.dtype() == DType::F32 && t.is_contiguous() && t.layout().start_offset() == 0 && t.dims() == p.dims();
+    if !eligible_cuda(p, g) || !ok(m) || !ok(v) {
+        return Err(Error::Msg(format!("fused AdamW (CUDA) needs contiguous f32 tensors of one shape on one GPU, got {:?} {:?}", p.dtype(), p.dims())));
+    }
+    p.inplace_op2(g, &CudaOp { c, m, v })?;
+    Ok(())
+}
+#[cfg(not(feature = "cuda"))]
+pub(crate) fn step_cuda(_: Coeffs, _: &Tensor, _: &Tensor, _: &Tensor, _: &Tensor) -> Result<()> {
+    Err(Error::Msg("fused AdamW on CUDA needs the `cuda` feature".into()))
 }
