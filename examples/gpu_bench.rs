@@ -17,7 +17,7 @@
 //! (f32 tensors, TF32 tensor-core matmuls), `bf16`: inference on bf16 weights; training as
 //! `torch.autocast` does it, f32 master weights and optimizer state, each step's forward on a
 //! bf16 cast of them (the cast is differentiable, so the gradients land on the f32 weights),
-//! the loss in f32. Timing: the device is synchronised before and after each rep (one
+//! the loss in f32 arithmetic (on the bf16 logits, with no f32 copy of them). Timing: the device is synchronised before and after each rep (one
 //! forward, or one whole optimizer step including the loss read-back), median of the reps
 //! after warm-up; the same protocol as the Python side. One JSON line per measurement; a
 //! failing configuration prints an `error` line and the run goes on.
@@ -115,7 +115,9 @@ fn train(model: &Gpt2, dev: &Device, prec: &str, b: usize, t: usize, steps: usiz
         dev.synchronize()?;
         let t0 = Instant::now();
         let m = if prec == "bf16" { tg.model.map_tensors(|_, w| Ok(w.to_dtype(DType::BF16)?))? } else { tg.model.clone() };
-        let logits = m.forward(&x)?.to_dtype(DType::F32)?; // (B, T, V)
+        // (B, T, V); in bf16 the loss kernel reads the bf16 logits and computes in f32 (the
+        // same arithmetic as PyTorch's `logits.float()` then cross-entropy, without the copy)
+        let logits = m.forward(&x)?;
         let loss = gpt2lab::model::ops::cross_entropy(&logits.reshape((b * t, vocab))?, &y.flatten_all()?)?;
         let mut tl = t0;
         let f_ms = lap(&mut tl)?;
@@ -271,7 +273,7 @@ fn ops(args: &[String]) -> Res<()> {
     let (c, h, v, n) = (768usize, 12usize, 50257usize, b * t);
     for dt in [DType::F32, DType::BF16] {
         let r = |shape: &[usize]| -> Res<Tensor> { Ok(Tensor::randn(0f32, 1.0, shape, &dev)?.to_dtype(dt)?) };
-        let mut row = |name: &str, f: &mut dyn FnMut() -> Res<()>| -> Res<()> {
+        let row = |name: &str, f: &mut dyn FnMut() -> Res<()>| -> Res<()> {
             let ms = time_it(&dev, f)?;
             println!("{}", serde_json::json!({"op": name, "dtype": format!("{dt:?}"), "b": b, "t": t, "ms": ms}));
             Ok(())

@@ -103,6 +103,14 @@ impl Attention {
     fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>, hooks: &mut HookCtx) -> Result<Tensor> {
         use HookPoint::*;
         let l = self.layer;
+        // Training on CUDA, unhooked: one autograd node for the whole attention (fused_attention.rs)
+        if let Some(m) = mask {
+            if !hooks.wants(AttnScores(l)) && !hooks.wants(Pattern(l)) {
+                if let Some(z) = super::fused_attention::attention(q, k, v, m)? {
+                    return Ok(z);
+                }
+            }
+        }
         let scores = q.matmul(&k.t()?)?; // (B, H, T, Tk)
         // Unless the masked scores are hooked, mask and softmax are one pass that skips the
         // hidden keys (kernels::masked_softmax_last; with a backward for training).

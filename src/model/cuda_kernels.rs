@@ -237,33 +237,39 @@ pub(crate) fn bias_add(xs: &CudaStorage, xl: &Layout, bs: &CudaStorage, bl: &Lay
     })
 }
 
-/// Mean cross-entropy of logits (N, V) against u32 targets (N,): a scalar storage. An
-/// out-of-range target makes the loss NaN (a kernel cannot return an error; the caller
-/// checks targets on the host where it has them).
+/// Cross-entropy of logits (N, V) (f32 or bf16, f32 arithmetic) against u32 targets (N,):
+/// an f32 storage of N + 1 values, the mean loss then each row's log-sum-exp (what the
+/// backward needs to make the gradient in one pass). An out-of-range target makes the loss
+/// NaN (a kernel cannot return an error).
 pub(crate) fn xent_fwd(xs: &CudaStorage, xl: &Layout, ts: &CudaStorage, tl: &Layout) -> Result<CudaStorage> {
     let dev = xs.device();
     let (rows, v) = last_dim(xl)?;
     let t = view::<u32>(ts, tl)?;
+    let loss = alloc::<f32>(dev, rows)?;
+    let out = alloc::<f32>(dev, rows + 1)?;
+    let (vi, ri) = (i32_of(v, "classes")?, i32_of(rows, "rows")?);
     with_el!(xs.dtype(), |T| {
         let x = view::<T>(xs, xl)?;
-        let loss = alloc::<f32>(dev, rows)?;
-        let out = alloc::<T>(dev, 1)?;
-        let (vi, ri) = (i32_of(v, "classes")?, i32_of(rows, "rows")?);
-        launch!(dev, name::<T>("xent_rows"), per_row(rows, v); x, t, loss, vi);
-        let one = LaunchConfig { grid_dim: (1, 1, 1), block_dim: (1024, 1, 1), shared_mem_bytes: 0 };
-        launch!(dev, name::<T>("xent_mean"), one; loss, out, ri);
-        Ok(wrap(out, dev))
-    })
+        launch!(dev, name::<T>("xent_fwd"), per_row(rows, v); x, t, loss, out, vi);
+    });
+    let one = LaunchConfig { grid_dim: (1, 1, 1), block_dim: (1024, 1, 1), shared_mem_bytes: 0 };
+    launch!(dev, "xent_mean_f32".to_string(), one; loss, out, ri);
+    Ok(wrap(out, dev))
 }
 
-/// The cross-entropy's gradient in the logits, `(softmax − onehot) · g / N`, with the
-/// upstream gradient `g` a one-element storage of the logits' dtype.
+/// The cross-entropy's gradient in the logits, `(softmax − onehot) · g / N`, in the logits'
+/// dtype; `gl` is f32 `[g, lse_0, …, lse_{N−1}]` (the upstream gradient and the forward's
+/// log-sum-exps).
 pub(crate) fn xent_bwd(xs: &CudaStorage, xl: &Layout, ts: &CudaStorage, tl: &Layout, gs: &CudaStorage, gl: &Layout) -> Result<CudaStorage> {
     let dev = xs.device();
     let (rows, v) = last_dim(xl)?;
     let t = view::<u32>(ts, tl)?;
+    let g = view::<f32>(gs, gl)?;
+    if g.len() != rows + 1 {
+        candle_core::bail!("cross-entropy backward: {} gradient/lse values for {rows} rows", g.len());
+    }
     with_el!(xs.dtype(), |T| {
-        let (x, g) = (view::<T>(xs, xl)?, view::<T>(gs, gl)?);
+        let x = view::<T>(xs, xl)?;
         let d = alloc::<T>(dev, rows * v)?;
         let (vi, inv_n) = (i32_of(v, "classes")?, 1.0f32 / rows.max(1) as f32);
         launch!(dev, name::<T>("xent_bwd"), per_row(rows, v); x, t, g, d, vi, inv_n);

@@ -8,6 +8,7 @@ pub mod gemv;
 pub mod gpt2;
 pub mod gpt_neo;
 pub mod kernels;
+mod fused_attention;
 #[cfg(feature = "cuda")]
 pub(crate) mod cuda_kernels;
 pub mod hub;

@@ -85,11 +85,6 @@ impl CustomOp2 for CrossEntropy {
         let (v, t) = rows_and_targets(l1, s2, l2)?;
         Ok((per_dtype!(s1, l1, |x| xent_fwd(x, t, v)?), Shape::from(())))
     }
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(&self, s1: &candle_core::CudaStorage, l1: &Layout, s2: &candle_core::CudaStorage, l2: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
-        cuda_shapes(l1, l2)?;
-        Ok((super::cuda_kernels::xent_fwd(s1, l1, s2, l2)?, Shape::from(())))
-    }
     fn bwd(&self, logits: &Tensor, targets: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let g = grad.to_dtype(logits.dtype())?.contiguous()?;
         Ok((Some(logits.apply_op3_no_bwd(targets, &g, &CrossEntropyBwd)?), None))
@@ -119,7 +114,43 @@ impl CustomOp3 for CrossEntropyBwd {
         let scale = g / (l1.dims()[0].max(1)) as f64;
         Ok((per_dtype!(s1, l1, |x| xent_bwd(x, t, v, scale)?), l1.shape().clone()))
     }
-    #[cfg(feature = "cuda")]
+}
+
+/// The CUDA form: the forward returns f32 `[mean, lse_0, …, lse_{N−1}]` (N + 1 values) so the
+/// backward makes the gradient in one pass over the logits; f32 arithmetic on f32 or bf16
+/// logits (as autocast computes the loss in f32), the gradient in the logits' dtype.
+#[cfg(feature = "cuda")]
+struct CrossEntropyGpu;
+#[cfg(feature = "cuda")]
+struct CrossEntropyGpuBwd;
+
+#[cfg(feature = "cuda")]
+impl CustomOp2 for CrossEntropyGpu {
+    fn name(&self) -> &'static str {
+        "gpt2lab-cross-entropy-gpu"
+    }
+    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+        candle_core::bail!("cross-entropy: the CUDA op got CPU tensors")
+    }
+    fn cuda_fwd(&self, s1: &candle_core::CudaStorage, l1: &Layout, s2: &candle_core::CudaStorage, l2: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
+        cuda_shapes(l1, l2)?;
+        Ok((super::cuda_kernels::xent_fwd(s1, l1, s2, l2)?, Shape::from(l1.dims()[0] + 1)))
+    }
+    fn bwd(&self, logits: &Tensor, targets: &Tensor, res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let n = logits.dim(0)?;
+        let gl = Tensor::cat(&[&grad.narrow(0, 0, 1)?.to_dtype(DType::F32)?, &res.narrow(0, 1, n)?], 0)?;
+        Ok((Some(logits.apply_op3_no_bwd(targets, &gl, &CrossEntropyGpuBwd)?), None))
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl CustomOp3 for CrossEntropyGpuBwd {
+    fn name(&self) -> &'static str {
+        "gpt2lab-cross-entropy-gpu-bwd"
+    }
+    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+        candle_core::bail!("cross-entropy backward: the CUDA op got CPU tensors")
+    }
     fn cuda_fwd(&self, s1: &candle_core::CudaStorage, l1: &Layout, s2: &candle_core::CudaStorage, l2: &Layout, s3: &candle_core::CudaStorage, l3: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
         cuda_shapes(l1, l2)?;
         Ok((super::cuda_kernels::xent_bwd(s1, l1, s2, l2, s3, l3)?, l1.shape().clone()))
@@ -128,11 +159,16 @@ impl CustomOp3 for CrossEntropyBwd {
 
 /// Mean cross-entropy of `logits` (N, V) against `targets` (N,) u32, differentiable in the
 /// logits; None for devices and dtypes without the kernel (the caller uses the composite form).
-/// On CUDA an out-of-range target gives a NaN loss rather than an error (a kernel cannot
-/// return one); the CPU path names the row.
+/// On CUDA the loss is f32 whatever the logits' dtype, and an out-of-range target gives a NaN
+/// loss rather than an error (a kernel cannot return one); the CPU path names the row.
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Option<Tensor>> {
     if !super::kernels::usable(logits) || targets.dtype() != DType::U32 || !targets.device().same_device(logits.device()) {
         return Ok(None);
+    }
+    #[cfg(feature = "cuda")]
+    if logits.device().is_cuda() {
+        let out = logits.contiguous()?.apply_op2(&targets.contiguous()?, CrossEntropyGpu)?; // (N + 1,) f32
+        return Ok(Some(out.narrow(0, 0, 1)?.reshape(())?));
     }
     // apply_op2 records the op only when the logits track a gradient
     Ok(Some(logits.contiguous()?.apply_op2(&targets.contiguous()?, CrossEntropy)?))

@@ -244,46 +244,46 @@ __device__ void bias_add(const T* x, const T* b, T* y, size_t n, int c) {
 }
 
 // ---- cross-entropy over rows of v (one block per row) -------------------------------------
-// Forward: per-row loss lse − z_y into `loss` (f32); an out-of-range target gives NaN (no
-// error can leave a kernel; the CPU path names the row). xent_mean sums them in one block.
+// Forward, one pass per row (online max and sum): out[1 + r] = log-sum-exp of row r (f32,
+// kept for the backward), loss[r] = lse − z_y; an out-of-range target gives NaN (no error
+// can leave a kernel; the CPU path names the row). xent_mean then writes out[0], the mean.
 template <typename T>
-__device__ void xent_rows(const T* x, const uint32_t* tgt, float* loss, int v) {
+__device__ void xent_fwd(const T* x, const uint32_t* tgt, float* loss, float* out, int v) {
     const T* r = x + (size_t)blockIdx.x * v;
-    float m = -INFINITY;
-    for (int i = threadIdx.x; i < v; i += blockDim.x) m = fmaxf(m, ld(r, i));
-    m = block_max(m);
-    float s = 0.f;
-    for (int i = threadIdx.x; i < v; i += blockDim.x) s += __expf(ld(r, i) - m);
+    float m = -INFINITY, s = 0.f;
+    for (int i = threadIdx.x; i < v; i += blockDim.x) {
+        float z = ld(r, i);
+        if (z > m) { s = s * __expf(m - z) + 1.f; m = z; } else if (m != -INFINITY) { s += __expf(z - m); }
+    }
+    float bm = block_max(m);
+    s = (m == -INFINITY) ? 0.f : s * __expf(m - bm);
     s = block_sum(s);
     if (threadIdx.x == 0) {
+        float lse = bm + logf(s);
         uint32_t y = tgt[blockIdx.x];
-        loss[blockIdx.x] = y < (uint32_t)v ? logf(s) - (ld(r, y) - m) : __int_as_float(0x7fc00000);
+        out[1 + blockIdx.x] = lse;
+        loss[blockIdx.x] = y < (uint32_t)v ? lse - ld(r, y) : __int_as_float(0x7fc00000);
     }
 }
 
-template <typename T>
-__device__ void xent_mean(const float* loss, T* out, int n) {
+__device__ void xent_mean(const float* loss, float* out, int n) {
     float s = 0.f;
     for (int i = threadIdx.x; i < n; i += blockDim.x) s += loss[i];
     s = block_sum(s);
-    if (threadIdx.x == 0) st(out, 0, s / n);
+    if (threadIdx.x == 0) out[0] = s / n;
 }
 
-// Backward: d = (softmax − onehot) · scale, scale = upstream gradient gr[0] / N.
+// Backward, one pass: d = (exp(z − lse) − onehot) · g / N, with gl = [g, lse_0, lse_1, …].
 template <typename T>
-__device__ void xent_bwd(const T* x, const uint32_t* tgt, const T* gr, T* d, int v, float inv_n) {
+__device__ void xent_bwd(const T* x, const uint32_t* tgt, const float* gl, T* d, int v, float inv_n) {
     size_t off = (size_t)blockIdx.x * v;
-    float scale = ld(gr, 0) * inv_n;
-    float m = -INFINITY;
-    for (int i = threadIdx.x; i < v; i += blockDim.x) m = fmaxf(m, ld(x, off + i));
-    m = block_max(m);
-    float s = 0.f;
-    for (int i = threadIdx.x; i < v; i += blockDim.x) s += __expf(ld(x, off + i) - m);
-    float k = scale / block_sum(s);
+    float scale = gl[0] * inv_n, lse = gl[1 + blockIdx.x];
     uint32_t y = tgt[blockIdx.x];
     for (int i = threadIdx.x; i < v; i += blockDim.x)
-        st(d, off + i, __expf(ld(x, off + i) - m) * k - ((uint32_t)i == y ? scale : 0.f));
+        st(d, off + i, __expf(ld(x, off + i) - lse) * scale - ((uint32_t)i == y ? scale : 0.f));
 }
+
+extern "C" __global__ void xent_mean_f32(const float* loss, float* out, int n) { xent_mean(loss, out, n); }
 
 // ---- AdamW, in place on θ (f32 parameters and moments), the CPU fused step's arithmetic ----
 __device__ void adamw(float* p, const float* g, float* m, float* v, size_t n, float b1, float omb1, float b2, float omb2,
@@ -333,12 +333,11 @@ extern "C" __global__ void adamw_f32(float* p, const float* g, float* m, float* 
         col_finish(part, out, chunks, c);                                                                                \
     }                                                                                                                    \
     extern "C" __global__ void bias_add_##S(const T* x, const T* b, T* y, size_t n, int c) { bias_add(x, b, y, n, c); }  \
-    extern "C" __global__ void xent_rows_##S(const T* x, const uint32_t* t, float* loss, int v) {                        \
-        xent_rows(x, t, loss, v);                                                                                        \
+    extern "C" __global__ void xent_fwd_##S(const T* x, const uint32_t* t, float* loss, float* out, int v) {             \
+        xent_fwd(x, t, loss, out, v);                                                                                    \
     }                                                                                                                    \
-    extern "C" __global__ void xent_mean_##S(const float* loss, T* out, int n) { xent_mean(loss, out, n); }              \
-    extern "C" __global__ void xent_bwd_##S(const T* x, const uint32_t* t, const T* gr, T* d, int v, float inv_n) {     \
-        xent_bwd(x, t, gr, d, v, inv_n);                                                                                 \
+    extern "C" __global__ void xent_bwd_##S(const T* x, const uint32_t* t, const float* gl, T* d, int v, float inv_n) {  \
+        xent_bwd(x, t, gl, d, v, inv_n);                                                                                 \
     }
 
 ENTRY(f32, float)
