@@ -10,7 +10,11 @@
 #                                      (gpt2lab only; breakdown.jsonl)
 #   GPU_OPS=1                          also time a training step's parts op by op (ops.jsonl),
 #                                      and list the profilers the machine has (tools.txt)
+#   GPU_NCU="train:bf16:8x1024"        also profile one step of each with Nsight Compute (kernel
+#                                      durations only), summarised by scripts/ncu_summary.py
+#   GPU_TESTS=0                        skip tests/cuda.rs
 #   GPU_BENCH=0                        skip the side-by-side run
+#   GPU_BENCH_BUDGET=1                 skip its torch.compile row (run only while under N s)
 set -o pipefail
 OUT="${OUT:-/tmp/gpu_out}"; mkdir -p "$OUT" .gpubin/x
 for f in gpu_bench cuda_tests; do
@@ -21,7 +25,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=c
 NV="$(python3 -c 'import nvidia, os; print(list(nvidia.__path__)[0])')"
 export LD_LIBRARY_PATH="$(find "$NV" -name 'lib*.so*' -printf '%h\n' | sort -u | tr '\n' ':')/usr/local/nvidia/lib64:${LD_LIBRARY_PATH:-}"
 ldd "$G" | grep -E 'not found|cuda|cublas|curand' >> "$OUT/smi.txt"
-if [ -x .gpubin/x/cuda_tests ]; then
+if [ -x .gpubin/x/cuda_tests ] && [ "${GPU_TESTS:-1}" != 0 ]; then
   GPT2LAB_REQUIRE_CUDA=1 timeout 300 .gpubin/x/cuda_tests --test-threads 1 > "$OUT/cuda_tests.txt" 2>&1
   echo "cuda tests: rc $?" >> "$OUT/cuda_tests.txt"
 fi
@@ -40,7 +44,17 @@ if [ -n "${GPU_OPS:-}" ]; then
   timeout 240 "$G" ops > "$OUT/ops.jsonl" 2> "$OUT/ops.err"
   cat "$OUT/ops.jsonl"
 fi
+if [ -n "${GPU_NCU:-}" ]; then
+  NCU="$(command -v ncu || echo /usr/local/cuda/bin/ncu)"
+  for cfg in ${GPU_NCU//,/ }; do
+    f="$OUT/ncu-${cfg//:/-}"
+    timeout 130 "$NCU" --metrics gpu__time_duration.sum --csv --page raw --cache-control none --clock-control none \
+      "$G" run --ckpt /tmp/ck --out /tmp/ncu.jsonl --only "$cfg" --reps 1 --warm 1 > "$f.csv" 2> "$f.err"
+    python3 scripts/ncu_summary.py "$f.csv" --top 30 > "$f.txt" 2>&1; gzip -f "$f.csv"
+    cat "$f.txt"
+  done
+fi
 [ "${GPU_BENCH:-1}" = 0 ] && exit 0
-PYTHONUNBUFFERED=1 timeout 420 python3 scripts/gpu_bench.py --rust "$G" --ckpt /tmp/ck --out "$OUT" --budget-s 240 2>&1 \
+PYTHONUNBUFFERED=1 timeout 420 python3 scripts/gpu_bench.py --rust "$G" --ckpt /tmp/ck --out "$OUT" --budget-s "${GPU_BENCH_BUDGET:-240}" 2>&1 \
   | grep -v 'Loading weights' > "$OUT/log.txt"
 cat "$OUT/smi.txt"; tail -4 "$OUT/cuda_tests.txt" 2>/dev/null; grep -E '^==' "$OUT/log.txt"; cat "$OUT/gpu_bench.md"
