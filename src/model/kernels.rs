@@ -1,7 +1,9 @@
 //! Fused CPU kernels with hand-written backward passes: GELU (tanh form), softmax over the
 //! last dim, and LayerNorm. Each replaces 6–10 candle ops (and their autograd nodes) on the
 //! hot path of training; candle 0.11's own fused softmax/LayerNorm have no backward at all.
-//! f32 and f64; tests compare them with the composite ops and with finite differences.
+//! f32 and f64; tests compare them with the composite ops and with finite differences. With
+//! the `cuda` feature each op also has a `cuda_fwd` (f32 and bf16, `cuda_kernels.rs`), which
+//! `tests/cuda.rs` checks against these on a GPU.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 

@@ -2,14 +2,15 @@
 //!
 //! candle 0.11's fused `softmax_last_dim` and `layer_norm` have no backward pass: gradients
 //! silently stop at them. We use candle's kernels only when no gradient is tracked
-//! (`!x.track_op()`), our own fused kernels with backward (`kernels.rs`) when training on the
-//! CPU, and the composite [`reference`] form elsewhere. Tests check every path against
+//! (`!x.track_op()`), our own fused kernels with backward (`kernels.rs`; on CUDA
+//! `cuda_kernels.rs`) when training on the CPU or a GPU, and the composite [`reference`] form
+//! elsewhere (other devices and dtypes). Tests check every path against
 //! Hugging Face, against each other and against finite differences.
 
 use candle_core::{DType, Result, Tensor, D};
 
 /// Softmax over the last dim (candle's fused kernel without autograd, our fused kernel with
-/// backward when tracking, the composite form elsewhere, e.g. on CUDA).
+/// backward when tracking, the composite form for devices and dtypes without it).
 pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
     // candle's fused kernel panics on a last dim of 0 (zero-sized chunks) and indexes out of
     // range on rank 0; the softmax over no values is no values
@@ -37,7 +38,7 @@ pub fn log_softmax_last(x: &Tensor) -> Result<Tensor> {
 }
 
 /// Mean cross-entropy of `logits` `(N, V)` against `targets` `(N,)` u32 (differentiable):
-/// the fused kernel (`xent.rs`) on the CPU, the composite form elsewhere.
+/// the fused kernel (`xent.rs`) on the CPU and CUDA, the composite form elsewhere.
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     if let Some(l) = super::xent::cross_entropy(logits, targets)? {
         return Ok(l);
