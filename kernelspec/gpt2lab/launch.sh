@@ -57,6 +57,13 @@ mkdir -p "$base/.cargo"
 # Shared by every slot: replaced in one rename, so a kernel starting beside a running one
 # never reads a half-written file.
 cp "$here/evcxr/cargo-config.toml" "$base/.cargo/config.toml.$$"
+# The checkout's vendored candle-core (vendor/README.md): its Cargo.toml [patch] applies only
+# where gpt2lab is the root crate, so the kernel's crates get it from this config.
+if [ -f "$repo/vendor/candle-core/Cargo.toml" ]; then
+  vendored="${repo//\\/\\\\}"
+  printf '\n# written by launch.sh: the checkout'"'"'s vendored candle-core\n[patch.crates-io]\ncandle-core = { path = "%s/vendor/candle-core" }\n' \
+    "${vendored//\"/\\\"}" >> "$base/.cargo/config.toml.$$"
+fi
 mv -f "$base/.cargo/config.toml.$$" "$base/.cargo/config.toml"
 
 # Fallback directories of kernels that have exited: their lock is free. (A kernel execs
