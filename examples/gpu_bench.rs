@@ -17,8 +17,8 @@
 //! (f32 tensors, TF32 tensor-core matmuls), `bf16`: inference on bf16 weights; training as
 //! `torch.autocast` does it, f32 master weights and optimizer state, each step's forward on a
 //! bf16 cast of them (the cast is differentiable, so the gradients land on the f32 weights),
-//! the loss in f32 arithmetic (on the bf16 logits, with no f32 copy of them). Timing: the device is synchronised before and after each rep (one
-//! forward, or one whole optimizer step including the loss read-back), median of the reps
+//! the loss in f32 arithmetic (on the bf16 logits, with no f32 copy of them). Timing: the
+//! device is synchronised before and after each rep (one forward, or one whole optimizer step including the loss read-back), median of the reps
 //! after warm-up; the same protocol as the Python side. One JSON line per measurement; a
 //! failing configuration prints an `error` line and the run goes on.
 //!

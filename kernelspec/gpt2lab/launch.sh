@@ -37,6 +37,9 @@ if [ -z "$repo" ] || [ ! -f "$repo/Cargo.toml" ]; then
   exit 1
 fi
 export GPT2LAB_REPO="$repo"
+# the path as a TOML basic string's contents (the cargo config below, evcxr's :dep in init.evcxr)
+repo_toml="${repo//\\/\\\\}"
+repo_toml="${repo_toml//\"/\\\"}"
 
 case ":$PATH:" in *":$HOME/.cargo/bin:"*) ;; *) export PATH="$HOME/.cargo/bin:$PATH" ;; esac
 evcxr="${GPT2LAB_EVCXR:-$(command -v evcxr_jupyter || true)}"
@@ -60,9 +63,8 @@ cp "$here/evcxr/cargo-config.toml" "$base/.cargo/config.toml.$$"
 # The checkout's vendored candle-core (vendor/README.md): its Cargo.toml [patch] applies only
 # where gpt2lab is the root crate, so the kernel's crates get it from this config.
 if [ -f "$repo/vendor/candle-core/Cargo.toml" ]; then
-  vendored="${repo//\\/\\\\}"
   printf '\n# written by launch.sh: the checkout'"'"'s vendored candle-core\n[patch.crates-io]\ncandle-core = { path = "%s/vendor/candle-core" }\n' \
-    "${vendored//\"/\\\"}" >> "$base/.cargo/config.toml.$$"
+    "$repo_toml" >> "$base/.cargo/config.toml.$$"
 fi
 mv -f "$base/.cargo/config.toml.$$" "$base/.cargo/config.toml"
 
@@ -120,8 +122,6 @@ if [ -f "$repo/Cargo.lock" ]; then cp "$repo/Cargo.lock" "$slot/Cargo.lock"; fi
 conf="$slot/config"
 mkdir -p "$conf"
 opt="${GPT2LAB_EVCXR_OPT:-1}"
-repo_toml="${repo//\\/\\\\}"
-repo_toml="${repo_toml//\"/\\\"}"
 init="$(cat "$here/evcxr/init.evcxr")"
 init="${init//@REPO@/"$repo_toml"}"
 init="${init//@OPT@/"$opt"}"

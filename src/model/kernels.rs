@@ -466,14 +466,10 @@ impl CustomOp2 for BiasAdd {
     }
 }
 
-/// The softmax backward `y ⊙ (g − Σ y g)` over the last dim, untracked (for hand-written
-/// backward passes); the fused kernel where it applies, the composite form elsewhere.
+/// The softmax backward `y ⊙ (g − Σ y g)` over the last dim, untracked, for hand-written
+/// backward passes on tensors the fused kernels take (`usable`; the kernel errors otherwise).
 pub(super) fn softmax_backward(y: &Tensor, g: &Tensor) -> Result<Tensor> {
-    if usable(y) && y.dtype() == g.dtype() {
-        return y.contiguous()?.apply_op2_no_bwd(&g.contiguous()?, &SoftmaxBwd);
-    }
-    let dot = (y * g)?.sum_keepdim(candle_core::D::Minus1)?;
-    y * g.broadcast_sub(&dot)?
+    y.contiguous()?.apply_op2_no_bwd(&g.contiguous()?, &SoftmaxBwd)
 }
 
 /// `(…, n)` → `(n,)`: the sum over every leading dim (no backward; used inside backward passes).

@@ -63,12 +63,18 @@ fn xent_bwd<T: Fl>(x: &[T], t: &[u32], v: usize, scale: f64) -> Result<Vec<T>> {
     Ok(out)
 }
 
-fn rows_and_targets<'a>(l1: &Layout, s2: &'a CpuStorage, l2: &Layout) -> Result<(usize, &'a [u32])> {
+/// The class count V of logits (N, V) with targets (N,), or an error naming the mismatch.
+fn classes(l1: &Layout, l2: &Layout) -> Result<usize> {
     let &[n, v] = l1.dims() else { candle_core::bail!("cross-entropy: logits must be (N, V), got {:?}", l1.dims()) };
-    let CpuStorage::U32(t) = s2 else { candle_core::bail!("cross-entropy: targets must be u32") };
     if l2.dims() != [n] {
         candle_core::bail!("cross-entropy: targets {:?} do not match logits {:?}", l2.dims(), l1.dims());
     }
+    Ok(v)
+}
+
+fn rows_and_targets<'a>(l1: &Layout, s2: &'a CpuStorage, l2: &Layout) -> Result<(usize, &'a [u32])> {
+    let v = classes(l1, l2)?;
+    let CpuStorage::U32(t) = s2 else { candle_core::bail!("cross-entropy: targets must be u32") };
     Ok((v, slice(t, l2)?))
 }
 
@@ -89,15 +95,6 @@ impl CustomOp2 for CrossEntropy {
         let g = grad.to_dtype(logits.dtype())?.contiguous()?;
         Ok((Some(logits.apply_op3_no_bwd(targets, &g, &CrossEntropyBwd)?), None))
     }
-}
-
-#[cfg(feature = "cuda")]
-fn cuda_shapes(l1: &Layout, l2: &Layout) -> Result<()> {
-    let &[n, _] = l1.dims() else { candle_core::bail!("cross-entropy: logits must be (N, V), got {:?}", l1.dims()) };
-    if l2.dims() != [n] {
-        candle_core::bail!("cross-entropy: targets {:?} do not match logits {:?}", l2.dims(), l1.dims());
-    }
-    Ok(())
 }
 
 impl CustomOp3 for CrossEntropyBwd {
@@ -133,7 +130,7 @@ impl CustomOp2 for CrossEntropyGpu {
         candle_core::bail!("cross-entropy: the CUDA op got CPU tensors")
     }
     fn cuda_fwd(&self, s1: &candle_core::CudaStorage, l1: &Layout, s2: &candle_core::CudaStorage, l2: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
-        cuda_shapes(l1, l2)?;
+        classes(l1, l2)?;
         Ok((super::cuda_kernels::xent_fwd(s1, l1, s2, l2)?, Shape::from(l1.dims()[0] + 1)))
     }
     fn bwd(&self, logits: &Tensor, targets: &Tensor, res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
@@ -152,7 +149,7 @@ impl CustomOp3 for CrossEntropyGpuBwd {
         candle_core::bail!("cross-entropy backward: the CUDA op got CPU tensors")
     }
     fn cuda_fwd(&self, s1: &candle_core::CudaStorage, l1: &Layout, s2: &candle_core::CudaStorage, l2: &Layout, s3: &candle_core::CudaStorage, l3: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
-        cuda_shapes(l1, l2)?;
+        classes(l1, l2)?;
         Ok((super::cuda_kernels::xent_bwd(s1, l1, s2, l2, s3, l3)?, l1.shape().clone()))
     }
 }

@@ -135,15 +135,19 @@ impl InplaceOp2 for Op<'_> {
     }
 }
 
-/// Whether the fused step applies: f32, CPU, contiguous parameter and gradient of one shape.
-pub(crate) fn eligible(p: &Tensor, g: &Tensor) -> bool {
-    matches!(p.device(), Device::Cpu)
-        && matches!(g.device(), Device::Cpu)
+/// f32, contiguous, one shape, on one device: what both fused steps need of (θ, g).
+fn f32_pair(p: &Tensor, g: &Tensor) -> bool {
+    p.device().same_device(g.device())
         && p.dtype() == DType::F32
         && g.dtype() == DType::F32
         && p.is_contiguous()
         && g.is_contiguous()
         && p.dims() == g.dims()
+}
+
+/// Whether the fused step applies: f32, CPU, contiguous parameter and gradient of one shape.
+pub(crate) fn eligible(p: &Tensor, g: &Tensor) -> bool {
+    matches!(p.device(), Device::Cpu) && f32_pair(p, g)
 }
 
 /// Updates `p` (a `Var`'s tensor) in place and the moments `m`, `v` (one value per element).
@@ -162,7 +166,7 @@ pub(crate) fn step(c: Coeffs, p: &Tensor, g: &Tensor, m: &mut [f32], v: &mut [f3
 /// Whether the fused CUDA step applies: f32, one CUDA device, contiguous, one shape.
 #[cfg(feature = "cuda")]
 pub(crate) fn eligible_cuda(p: &Tensor, g: &Tensor) -> bool {
-    p.device().is_cuda() && p.device().same_device(g.device()) && p.dtype() == DType::F32 && g.dtype() == DType::F32 && p.is_contiguous() && g.is_contiguous() && p.dims() == g.dims()
+    p.device().is_cuda() && f32_pair(p, g)
 }
 #[cfg(not(feature = "cuda"))]
 pub(crate) fn eligible_cuda(_: &Tensor, _: &Tensor) -> bool {
@@ -203,7 +207,7 @@ impl InplaceOp2 for CudaOp<'_> {
 /// shape, on its device, not shared with anything else) in place too.
 #[cfg(feature = "cuda")]
 pub(crate) fn step_cuda(c: Coeffs, p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor) -> Result<()> {
-    let ok = |t: &Tensor| t.device().same_device(p.device()) && t.dtype() == DType::F32 && t.is_contiguous() && t.layout().start_offset() == 0 && t.dims() == p.dims();
+    let ok = |t: &Tensor| f32_pair(p, t) && t.layout().start_offset() == 0;
     if !eligible_cuda(p, g) || !ok(m) || !ok(v) {
         return Err(Error::Msg(format!("fused AdamW (CUDA) needs contiguous f32 tensors of one shape on one GPU, got {:?} {:?}", p.dtype(), p.dims())));
     }
