@@ -61,6 +61,8 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1' && [ -n "${CUDA_HOME:-}"
   stub="$CUDA_HOME/lib/stubs"
   if [ ! -e "$stub/libcuda.so" ]; then
     mkdir -p "$stub"
+    # cudarc's sources (the driver API it declares) are in cargo's registry once fetched
+    ls -d "$HOME"/.cargo/registry/src/*/cudarc-0.19.* >/dev/null 2>&1 || (cd "$repo" && cargo fetch -q)
     reg="$(ls -d "$HOME"/.cargo/registry/src/*/cudarc-0.19.* | tail -1)"
     grep -oP '^\s+fn \Kcu[A-Za-z0-9_]+(?=\()' "$reg/src/driver/sys/mod.rs" | sort -u \
       | awk '{print "int " $1 "(void){return 999;}"}' > "$stub/libcuda_stub.c"
