@@ -12,12 +12,15 @@
 #                                      and list the profilers the machine has (tools.txt)
 #   GPU_NCU="train:bf16:8x1024"        also profile one step of each with Nsight Compute (kernel
 #                                      durations only), summarised by scripts/ncu_summary.py
+#   GPU_AB="train:bf16:8x1024"         also time these configurations with .gpubin/gpu_bench_base.gz
+#                                      (an earlier build) and gpu_bench, alternating, two
+#                                      rounds each (ab.jsonl: each row tagged base/new, round)
 #   GPU_TESTS=0                        skip tests/cuda.rs
 #   GPU_BENCH=0                        skip the side-by-side run
 #   GPU_BENCH_BUDGET=1                 skip its torch.compile row (run only while under N s)
 set -o pipefail
 OUT="${OUT:-/tmp/gpu_out}"; mkdir -p "$OUT" .gpubin/x
-for f in gpu_bench cuda_tests; do
+for f in gpu_bench gpu_bench_base cuda_tests; do
   [ -e ".gpubin/$f.gz" ] && gunzip -c ".gpubin/$f.gz" > ".gpubin/x/$f" && chmod +x ".gpubin/x/$f"
 done
 G=.gpubin/x/gpu_bench
@@ -33,6 +36,17 @@ fi
 if [ -n "${GPU_SANITIZE:-}" ]; then
   timeout 120 compute-sanitizer --tool memcheck --print-limit 4 "$G" run --ckpt /tmp/ck --out /tmp/s.jsonl \
     --only "$GPU_SANITIZE" --reps 1 --warm 0 2>&1 | grep -v '<unknown>' | head -80 > "$OUT/sanitizer.txt"
+fi
+if [ -n "${GPU_AB:-}" ] && [ -x .gpubin/x/gpu_bench_base ]; then
+  for r in 1 2; do
+    for side in base new; do
+      bin="$G"; [ "$side" = base ] && bin=.gpubin/x/gpu_bench_base
+      rm -f /tmp/ab.jsonl
+      timeout 150 "$bin" run --ckpt /tmp/ck --out /tmp/ab.jsonl --only "$GPU_AB" --reps 10 --warm 3 > /dev/null 2>> "$OUT/ab.err"
+      sed "s/^/{\"ab\":\"$side\",\"round\":$r,\"row\":/; s/\$/}/" /tmp/ab.jsonl >> "$OUT/ab.jsonl"
+    done
+  done
+  grep -o '"ab":"[a-z]*","round":[0-9],"row":{[^{]*"ms":[0-9.]*' "$OUT/ab.jsonl"
 fi
 if [ -n "${GPU_BREAKDOWN:-}" ]; then
   timeout 120 "$G" run --ckpt /tmp/ck --out "$OUT/breakdown.jsonl" --only "$GPU_BREAKDOWN" --reps 5 --warm 2 --breakdown \

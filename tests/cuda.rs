@@ -105,7 +105,7 @@ fn value_and_grads(dev: &Device, dtype: DType, inputs: &[Tensor], f: &dyn Fn(&[T
 /// Every fused kernel on the GPU (f32 and bf16) against the CPU kernels, forward and backward.
 #[test]
 fn gpu_fused_kernels_match_cpu() {
-    use gpt2lab::model::{kernels, ops};
+    use gpt2lab::model::{fused_embedding, kernels, ops};
     let Some(gpu) = gpu() else { return };
     let rnd = |shape: &[usize], s: f32| (Tensor::randn(0f32, 1f32, shape, &Device::Cpu).unwrap() * s as f64).unwrap();
     // causal (1, 1, T, T) and a per-batch mask whose batch 1 hides query 0's own key (a padding row)
@@ -118,6 +118,11 @@ fn gpu_fused_kernels_match_cpu() {
         pad[t * t + k] = -1e9;
     }
     let pad = Tensor::from_vec(pad, (2, 1, t, t), &Device::Cpu).unwrap();
+    // rows longer than a warp's 1,024 take the block-per-row kernels: query q sees keys ≤ 1097 + q
+    let wide: Vec<f32> = (0..3 * 1100).map(|i| if i % 1100 > 1097 + i / 1100 { -1e9 } else { 0.0 }).collect();
+    let wide = Tensor::from_vec(wide, (1, 1, 3, 1100), &Device::Cpu).unwrap();
+    // ids with repeats (and rows 45..50 never looked up: zero gradient)
+    let emb_ids = Tensor::from_vec((0..300u32).map(|i| i * 7 % 45).collect::<Vec<_>>(), 300, &Device::Cpu).unwrap();
     let targets: Vec<u32> = (0..37).map(|i| (i * 131 % 1000) as u32).collect();
     let targets = Tensor::from_vec(targets, 37, &Device::Cpu).unwrap();
     type Case<'a> = (&'a str, Vec<Tensor>, Box<dyn Fn(&[Tensor]) -> Tensor + 'a>);
@@ -130,6 +135,11 @@ fn gpu_fused_kernels_match_cpu() {
         ("bias add", vec![rnd(&[700, 70], 1.0), rnd(&[70], 1.0)], Box::new(|x| kernels::bias_add(&x[0], &x[1]).unwrap().unwrap())),
         ("masked softmax, causal", vec![rnd(&[2, 3, t, t], 3.0)], Box::new(|x| kernels::masked_softmax_last(&x[0], &causal.to_device(x[0].device()).unwrap().to_dtype(x[0].dtype()).unwrap()).unwrap().unwrap())),
         ("masked softmax, padding", vec![rnd(&[2, 3, t, t], 3.0)], Box::new(|x| kernels::masked_softmax_last(&x[0], &pad.to_device(x[0].device()).unwrap().to_dtype(x[0].dtype()).unwrap()).unwrap().unwrap())),
+        ("masked softmax, 1100 keys", vec![rnd(&[1, 2, 3, 1100], 3.0)], Box::new(|x| kernels::masked_softmax_last(&x[0], &wide.to_device(x[0].device()).unwrap().to_dtype(x[0].dtype()).unwrap()).unwrap().unwrap())),
+        ("softmax 1024", vec![rnd(&[5, 1024], 3.0)], Box::new(|x| ops::softmax_last(&x[0]).unwrap())),
+        ("softmax 1", vec![rnd(&[9, 1], 3.0)], Box::new(|x| ops::softmax_last(&x[0]).unwrap())),
+        ("embedding, 300 ids of 50 rows", vec![rnd(&[50, 64], 1.0)], Box::new(|x| fused_embedding::lookup(&x[0], &emb_ids.to_device(x[0].device()).unwrap()).unwrap())),
+        ("embedding, width 1000", vec![rnd(&[50, 1000], 1.0)], Box::new(|x| fused_embedding::lookup(&x[0], &emb_ids.to_device(x[0].device()).unwrap()).unwrap())),
         ("cross-entropy", vec![rnd(&[37, 1000], 3.0)], Box::new(|x| ops::cross_entropy(&x[0], &targets.to_device(x[0].device()).unwrap()).unwrap().reshape(1).unwrap())),
     ];
     for (what, inputs, f) in &cases {
@@ -157,4 +167,30 @@ fn gpu_bf16_forward_tracks_cpu() {
     let b = gpu_model.forward(&ids(&gpu)).unwrap().to_device(&Device::Cpu).unwrap();
     let d = max_abs_diff(&a, &b);
     assert!(d < 0.1, "max |Δlogits| bf16 vs f32 {d}");
+}
+
+/// The global gradient norm from the GPU's partial-sum kernel (f32 and bf16 gradients, sizes
+/// around a block's multiple) against Σ g² in f64 on the host.
+#[test]
+fn gpu_grad_norm_matches_cpu() {
+    use candle_core::Var;
+    use gpt2lab::train::{grad_norm, Param};
+    let Some(gpu) = gpu() else { return };
+    let sizes = [1usize, 255, 256, 4097, 70_000, 1_000_003];
+    for dtype in [DType::F32, DType::BF16] {
+        let params: Vec<Param> = sizes.iter().enumerate().map(|(i, &n)| Param { name: format!("p{i}"), var: Var::zeros(n, dtype, &gpu).unwrap(), decay: false }).collect();
+        let mut obj = Tensor::zeros((), DType::F32, &gpu).unwrap();
+        let mut want = 0f64;
+        for (i, p) in params.iter().enumerate() {
+            let n = sizes[i];
+            let r: Vec<f32> = (0..n).map(|j| ((j * 7919 + i * 13) % 1000) as f32 / 250.0 - 2.0).collect();
+            let r = Tensor::from_vec(r, n, &Device::Cpu).unwrap().to_dtype(dtype).unwrap(); // the gradient of p
+            want += r.to_dtype(DType::F64).unwrap().sqr().unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap();
+            let term = (p.var.as_tensor() * r.to_device(&gpu).unwrap()).unwrap().to_dtype(DType::F32).unwrap().sum_all().unwrap();
+            obj = (obj + term).unwrap();
+        }
+        let got = grad_norm(&params, &obj.backward().unwrap()).unwrap();
+        let want = want.sqrt();
+        assert!((got - want).abs() / want < 1e-5, "{dtype:?}: gpu {got} vs f64 {want}");
+    }
 }

@@ -281,7 +281,7 @@ impl Gpt2 {
 
         let mut hooks = HookCtx::new(spec);
         let pos = Tensor::from_vec(pos, (b, t), &self.device)?;
-        let tok = self.wte.index_select(&ids.flatten_all()?, 0)?.reshape((b, t, self.cfg.n_embd))?; // (B, T, C)
+        let tok = super::fused_embedding::lookup(&self.wte, &ids.flatten_all()?)?.reshape((b, t, self.cfg.n_embd))?; // (B, T, C)
         let tok = hooks.hook(HookPoint::Embed, tok)?;
         let mut x = self.cfg.position_embedding.embed(tok, &self.wpe, &pos, &mut hooks)?; // (B, T, C)
         match kv {
@@ -314,7 +314,19 @@ impl Gpt2 {
             return Err(Error::ConfigField { path: "<config>".into(), field: "n_embd", msg: "must be at least 1 (got 0)".into() });
         }
         let rows = x.elem_count() / c;
-        let y = super::gemv::matmul(&x.reshape((rows, c))?, &self.wte.t()?)?; // weight streaming when decoding
+        let x2 = x.reshape((rows, c))?;
+        let v = self.cfg.vocab_size;
+        let y = if self.device.is_cuda() && rows >= 64 && v % 64 != 0 {
+            // cuBLAS runs its unaligned (align1) kernels on an odd V (GPT-2's 50,257): 14% of
+            // a 124M bf16 training step's kernel time on an H200 (Nsight Compute, README GPU
+            // section). Zero rows up to a multiple of 64 (nanoGPT's 50,304), then drop their
+            // (zero) logits; the padding gets no gradient that reaches wte.
+            let pad = Tensor::zeros((v.next_multiple_of(64) - v, c), self.wte.dtype(), &self.device)?;
+            let w = Tensor::cat(&[&self.wte, &pad], 0)?; // (Vp, C)
+            x2.matmul(&w.t()?)?.narrow(1, 0, v)? // (rows, V)
+        } else {
+            super::gemv::matmul(&x2, &self.wte.t()?)? // weight streaming when decoding
+        };
         let mut od = dims;
         // a rank-0 input reshapes to (1, 1) when n_embd is 1: an error, not a panic
         *od.last_mut().ok_or_else(|| Error::Shape("unembed_normalized needs a tensor of rank >= 1".into()))? = self.cfg.vocab_size;

@@ -30,7 +30,7 @@ impl PositionEmbedding {
         match self {
             PositionEmbedding::Learned => {
                 let (b, t, c) = tok.dims3()?;
-                let pe = wpe.index_select(&pos.flatten_all()?, 0)?.reshape((b, t, c))?; // (B, T, C)
+                let pe = super::fused_embedding::lookup(wpe, &pos.flatten_all()?)?.reshape((b, t, c))?; // (B, T, C)
                 let pe = hooks.hook(HookPoint::PosEmbed, pe)?;
                 Ok((tok + pe)?)
             }

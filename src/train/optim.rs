@@ -290,14 +290,25 @@ pub fn grad_norm(params: &[Param], grads: &GradStore) -> Result<f64> {
             if g.device().is_cpu() {
                 sq += g.sqr()?.sum_all()?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
             } else {
-                on_device.push(g.to_dtype(candle_core::DType::F32)?.sqr()?.sum_all()?);
+                on_device.push(g.clone());
             }
         }
     }
     if !on_device.is_empty() {
-        sq += Tensor::stack(&on_device, 0)?.to_dtype(candle_core::DType::F64)?.to_vec1::<f64>()?.iter().sum::<f64>();
+        sq += device_sum_squares(&on_device)?;
     }
     Ok(sq.sqrt())
+}
+
+/// Σ g² of gradients off the CPU: gpt2lab's partial-sum kernel on CUDA (f32/bf16), else
+/// candle's reductions stacked into one copy.
+fn device_sum_squares(gs: &[Tensor]) -> Result<f64> {
+    #[cfg(feature = "cuda")]
+    if gs.iter().all(|g| g.device().is_cuda() && crate::model::cuda_kernels::supported(g.dtype())) && gs.iter().all(|g| g.device().same_device(gs[0].device())) {
+        return Ok(crate::model::cuda_kernels::sum_squares(gs)?);
+    }
+    let sums = gs.iter().map(|g| g.to_dtype(candle_core::DType::F32)?.sqr()?.sum_all()).collect::<candle_core::Result<Vec<_>>>()?;
+    Ok(Tensor::stack(&sums, 0)?.to_dtype(candle_core::DType::F64)?.to_vec1::<f64>()?.iter().sum::<f64>())
 }
 
 /// Scales gradients so their global norm is at most `max_norm` (torch's clip_grad_norm_).
