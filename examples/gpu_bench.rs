@@ -115,10 +115,10 @@ fn train(model: &Gpt2, dev: &Device, prec: &str, b: usize, t: usize, steps: usiz
         dev.synchronize()?;
         let t0 = Instant::now();
         let m = if prec == "bf16" { tg.model.map_tensors(|_, w| Ok(w.to_dtype(DType::BF16)?))? } else { tg.model.clone() };
-        // (B, T, V); in bf16 the loss kernel reads the bf16 logits and computes in f32 (the
-        // same arithmetic as PyTorch's `logits.float()` then cross-entropy, without the copy)
-        let logits = m.forward(&x)?;
-        let loss = gpt2lab::model::ops::cross_entropy(&logits.reshape((b * t, vocab))?, &y.flatten_all()?)?;
+        // the training loss (`Gpt2::lm_loss`): on CUDA the loss kernel reads the padded
+        // unembedding's (B·T, Vp) output in place; in bf16 it reads the bf16 logits and
+        // computes in f32 (PyTorch's `logits.float()` then cross-entropy, without the copy)
+        let loss = m.lm_loss(&x, &y)?;
         let mut tl = t0;
         let f_ms = lap(&mut tl)?;
         let mut grads = loss.backward()?;

@@ -105,7 +105,7 @@ fn value_and_grads(dev: &Device, dtype: DType, inputs: &[Tensor], f: &dyn Fn(&[T
 /// Every fused kernel on the GPU (f32 and bf16) against the CPU kernels, forward and backward.
 #[test]
 fn gpu_fused_kernels_match_cpu() {
-    use gpt2lab::model::{fused_embedding, kernels, ops};
+    use gpt2lab::model::{fused_attention, fused_embedding, kernels, ops, xent};
     let Some(gpu) = gpu() else { return };
     let rnd = |shape: &[usize], s: f32| (Tensor::randn(0f32, 1f32, shape, &Device::Cpu).unwrap() * s as f64).unwrap();
     // causal (1, 1, T, T) and a per-batch mask whose batch 1 hides query 0's own key (a padding row)
@@ -140,6 +140,20 @@ fn gpu_fused_kernels_match_cpu() {
         ("softmax 1", vec![rnd(&[9, 1], 3.0)], Box::new(|x| ops::softmax_last(&x[0]).unwrap())),
         ("embedding, 300 ids of 50 rows", vec![rnd(&[50, 64], 1.0)], Box::new(|x| fused_embedding::lookup(&x[0], &emb_ids.to_device(x[0].device()).unwrap()).unwrap())),
         ("embedding, width 1000", vec![rnd(&[50, 1000], 1.0)], Box::new(|x| fused_embedding::lookup(&x[0], &emb_ids.to_device(x[0].device()).unwrap()).unwrap())),
+        ("split heads of a column slice", vec![rnd(&[2, 5, 72], 1.0)], Box::new(|x| {
+            let s = x[0].narrow(2, 24, 24).unwrap();
+            fused_attention::split_heads(&s, 4, 0.125).unwrap().unwrap_or_else(|| s.reshape((2, 5, 4, 6)).unwrap().transpose(1, 2).unwrap().affine(0.125, 0.0).unwrap())
+        })),
+        ("split heads, one position", vec![rnd(&[3, 1, 72], 1.0)], Box::new(|x| {
+            let s = x[0].narrow(2, 48, 24).unwrap();
+            fused_attention::split_heads(&s, 4, 1.0).unwrap().unwrap_or_else(|| s.reshape((3, 1, 4, 6)).unwrap().transpose(1, 2).unwrap().contiguous().unwrap())
+        })),
+        ("merge heads", vec![rnd(&[2, 4, 5, 6], 1.0)], Box::new(|x| fused_attention::merge_heads(&x[0]).unwrap().unwrap_or_else(|| x[0].transpose(1, 2).unwrap().contiguous().unwrap().reshape((2, 5, 24)).unwrap()))),
+        ("cross-entropy over 1000 of 1024 columns", vec![rnd(&[37, 1024], 3.0)], Box::new(|x| {
+            let t = targets.to_device(x[0].device()).unwrap();
+            let l = xent::cross_entropy_padded(&x[0], 1000, &t).unwrap().unwrap_or_else(|| ops::cross_entropy(&x[0].narrow(1, 0, 1000).unwrap(), &t).unwrap());
+            l.reshape(1).unwrap()
+        })),
         ("cross-entropy", vec![rnd(&[37, 1000], 3.0)], Box::new(|x| ops::cross_entropy(&x[0], &targets.to_device(x[0].device()).unwrap()).unwrap().reshape(1).unwrap())),
     ];
     for (what, inputs, f) in &cases {

@@ -4,7 +4,7 @@ use candle_core::Tensor;
 
 use super::ops;
 use crate::hooks::{HookCtx, HookPoint};
-use crate::Result;
+use crate::{Error, Result};
 
 #[derive(Clone, Debug)]
 pub struct Attention {
@@ -32,6 +32,18 @@ impl Attention {
         let (b, t, c) = x.dims3()?;
         let (h, dh) = (self.n_head, c / self.n_head);
         let qkv = ops::conv1d(x, &self.c_attn_w, &self.c_attn_b)?; // (B, T, 3C)
+        // On CUDA, q, k and v go straight from their columns of qkv to (B, H, T, dh) in one
+        // kernel each (and z back), unless a hook wants them in the (B, T, H, dh) layout.
+        let heads = x_v.is_none() && super::fused_attention::heads_usable(&qkv) && ![Q(l), K(l), V(l), Z(l)].into_iter().any(|p| hooks.wants(p));
+        if heads {
+            let split = |i: usize, scale: f64| -> Result<Tensor> {
+                super::fused_attention::split_heads(&qkv.narrow(2, i * c, c)?, h, scale)?.ok_or_else(|| Error::Shape("heads split: not applicable".into()))
+            };
+            let (q, k, v) = (split(0, self.scale)?, split(1, 1.0)?, split(2, 1.0)?); // (B, H, T, dh)
+            let z = self.attend_all(q, k, v, mask, kv, t, hooks)?; // (B, H, T, dh)
+            let z = super::fused_attention::merge_heads(&z)?.ok_or_else(|| Error::Shape("heads merge: not applicable".into()))?; // (B, T, C)
+            return Ok(ops::conv1d(&z, &self.c_proj_w, &self.c_proj_b)?);
+        }
         let q = hooks.hook(Q(l), qkv.narrow(2, 0, c)?.reshape((b, t, h, dh))?)?; // (B, T, H, dh)
         let k = hooks.hook(K(l), qkv.narrow(2, c, c)?.reshape((b, t, h, dh))?)?;
         let v = match x_v {
@@ -46,6 +58,17 @@ impl Attention {
         let q = q.transpose(1, 2)?.affine(self.scale, 0.0)?; // (B, H, T, dh), contiguous
         let k = k.transpose(1, 2)?.contiguous()?; // (B, H, T, dh)
         let v = v.transpose(1, 2)?.contiguous()?;
+        let z = self.attend_all(q, k, v, mask, kv, t, hooks)?;
+        let z = hooks.hook(Z(l), z.transpose(1, 2)?)?; // (B, T, H, dh)
+        let z = z.contiguous()?.reshape((b, t, c))?;
+        Ok(ops::conv1d(&z, &self.c_proj_w, &self.c_proj_b)?) // (B, T, C)
+    }
+
+    /// Attention over q, k, v (B, H, ·, dh) (q scaled), extending the KV cache `kv`: z (B, H, T, dh).
+    #[allow(clippy::too_many_arguments)]
+    fn attend_all(&self, q: Tensor, k: Tensor, v: Tensor, mask: Option<&Tensor>, kv: Option<&mut Option<(Tensor, Tensor)>>, t: usize, hooks: &mut HookCtx) -> Result<Tensor> {
+        use HookPoint::*;
+        let l = self.layer;
         let (k, v) = match kv {
             Some(slot) => {
                 let kv_full = match slot.take() {
@@ -94,9 +117,7 @@ impl Attention {
             },
             _ => self.attend(&q, &k, &v, mask, hooks)?,
         };
-        let z = hooks.hook(Z(l), z.transpose(1, 2)?)?; // (B, T, H, dh)
-        let z = z.contiguous()?.reshape((b, t, c))?;
-        Ok(ops::conv1d(&z, &self.c_proj_w, &self.c_proj_b)?) // (B, T, C)
+        Ok(z)
     }
 
     /// `softmax(q kᵀ + mask) v` with the scores and pattern hook points; q, k, v (B, H, ·, dh).

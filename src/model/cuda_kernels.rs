@@ -255,20 +255,23 @@ pub(crate) fn bias_add(xs: &CudaStorage, xl: &Layout, bs: &CudaStorage, bl: &Lay
     })
 }
 
-/// Cross-entropy of logits (N, V) (f32 or bf16, f32 arithmetic) against u32 targets (N,):
-/// an f32 storage of N + 1 values, the mean loss then each row's log-sum-exp (what the
-/// backward needs to make the gradient in one pass). An out-of-range target makes the loss
-/// NaN (a kernel cannot return an error).
-pub(crate) fn xent_fwd(xs: &CudaStorage, xl: &Layout, ts: &CudaStorage, tl: &Layout) -> Result<CudaStorage> {
+/// Cross-entropy of logits (N, W) (f32 or bf16, f32 arithmetic) over their first `v` ≤ W
+/// columns (the rest padding) against u32 targets (N,): an f32 storage of N + 1 values, the
+/// mean loss then each row's log-sum-exp (what the backward needs to make the gradient in one
+/// pass). An out-of-range target makes the loss NaN (a kernel cannot return an error).
+pub(crate) fn xent_fwd(xs: &CudaStorage, xl: &Layout, ts: &CudaStorage, tl: &Layout, v: usize) -> Result<CudaStorage> {
     let dev = xs.device();
-    let (rows, v) = last_dim(xl)?;
+    let (rows, w) = last_dim(xl)?;
+    if v > w {
+        candle_core::bail!("cross-entropy: {v} classes in rows of {w}");
+    }
     let t = view::<u32>(ts, tl)?;
     let loss = alloc::<f32>(dev, rows)?;
     let out = alloc::<f32>(dev, rows + 1)?;
-    let (vi, ri) = (i32_of(v, "classes")?, i32_of(rows, "rows")?);
+    let (vi, wi, ri) = (i32_of(v, "classes")?, i32_of(w, "row width")?, i32_of(rows, "rows")?);
     with_el!(xs.dtype(), |T| {
         let x = view::<T>(xs, xl)?;
-        launch!(dev, name::<T>("xent_fwd"), per_row(rows, v); x, t, loss, out, vi);
+        launch!(dev, name::<T>("xent_fwd"), per_row(rows, v); x, t, loss, out, vi, wi);
     });
     let one = LaunchConfig { grid_dim: (1, 1, 1), block_dim: (1024, 1, 1), shared_mem_bytes: 0 };
     launch!(dev, "xent_mean_f32".to_string(), one; loss, out, ri);
@@ -276,11 +279,12 @@ pub(crate) fn xent_fwd(xs: &CudaStorage, xl: &Layout, ts: &CudaStorage, tl: &Lay
 }
 
 /// The cross-entropy's gradient in the logits, `(softmax − onehot) · g / N`, in the logits'
-/// dtype; `gl` is f32 `[g, lse_0, …, lse_{N−1}]` (the upstream gradient and the forward's
-/// log-sum-exps).
-pub(crate) fn xent_bwd(xs: &CudaStorage, xl: &Layout, ts: &CudaStorage, tl: &Layout, gs: &CudaStorage, gl: &Layout) -> Result<CudaStorage> {
+/// dtype, zero in the padding columns past `v`; `gl` is f32 `[g, lse_0, …, lse_{N−1}]` (the
+/// upstream gradient and the forward's log-sum-exps).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn xent_bwd(xs: &CudaStorage, xl: &Layout, ts: &CudaStorage, tl: &Layout, gs: &CudaStorage, gl: &Layout, v: usize) -> Result<CudaStorage> {
     let dev = xs.device();
-    let (rows, v) = last_dim(xl)?;
+    let (rows, w) = last_dim(xl)?;
     let t = view::<u32>(ts, tl)?;
     let g = view::<f32>(gs, gl)?;
     if g.len() != rows + 1 {
@@ -288,9 +292,9 @@ pub(crate) fn xent_bwd(xs: &CudaStorage, xl: &Layout, ts: &CudaStorage, tl: &Lay
     }
     with_el!(xs.dtype(), |T| {
         let x = view::<T>(xs, xl)?;
-        let d = alloc::<T>(dev, rows * v)?;
-        let (vi, inv_n) = (i32_of(v, "classes")?, 1.0f32 / rows.max(1) as f32);
-        launch!(dev, name::<T>("xent_bwd"), per_row(rows, v); x, t, g, d, vi, inv_n);
+        let d = alloc::<T>(dev, rows * w)?;
+        let (vi, wi, inv_n) = (i32_of(v.min(w), "classes")?, i32_of(w, "row width")?, 1.0f32 / rows.max(1) as f32);
+        launch!(dev, name::<T>("xent_bwd"), per_row(rows, w); x, t, g, d, vi, wi, inv_n);
         Ok(wrap(d, dev))
     })
 }
@@ -387,5 +391,41 @@ pub(crate) fn embed_bwd(is: &CudaStorage, il: &Layout, gs: &CudaStorage, gl: &La
             launch!(dev, name::<T>("embed_bwd"), cfg; ids, g, dw, ni, ci, vi);
         }
         Ok(wrap(dw, dev))
+    })
+}
+
+/// Attention heads out of rows: `x` (B, T, H·dh) with rows at any stride (a column slice of
+/// a wider tensor: q, k or v of the fused projection) → (B, H, T, dh) contiguous, times `scale`.
+pub(crate) fn heads_split(xs: &CudaStorage, xl: &Layout, h: usize, scale: f32) -> Result<CudaStorage> {
+    let dev = xs.device();
+    let (&[b, t, c], &[s0, s1, s2]) = (xl.dims(), xl.stride()) else { candle_core::bail!("heads split: needs (B, T, C), got {:?}", xl.dims()) };
+    if s2 != 1 || (b > 1 && t > 1 && s0 != t * s1) || h == 0 || c % h != 0 {
+        candle_core::bail!("heads split: rows of contiguous columns at one stride, C divisible by H (dims {:?}, strides {:?}, H {h})", xl.dims(), xl.stride());
+    }
+    let n = b * t * c;
+    with_el!(xs.dtype(), |T| {
+        let x = T::as_cuda_slice(xs)?.slice(xl.start_offset()..);
+        let y = alloc::<T>(dev, n)?;
+        let (ti, hi, dhi, rs) = (i32_of(t, "positions")?, i32_of(h, "heads")?, i32_of(c / h, "head width")?, if t > 1 { s1 } else { s0 });
+        if n > 0 {
+            launch!(dev, name::<T>("heads_split"), flat(n); x, y, n, ti, hi, dhi, rs, scale);
+        }
+        Ok(wrap(y, dev))
+    })
+}
+
+/// `z` (B, H, T, dh) contiguous → (B, T, H·dh) contiguous, times `scale`.
+pub(crate) fn heads_merge(zs: &CudaStorage, zl: &Layout, scale: f32) -> Result<CudaStorage> {
+    let dev = zs.device();
+    let &[b, h, t, dh] = zl.dims() else { candle_core::bail!("heads merge: needs (B, H, T, dh), got {:?}", zl.dims()) };
+    let n = b * h * t * dh;
+    with_el!(zs.dtype(), |T| {
+        let z = view::<T>(zs, zl)?;
+        let y = alloc::<T>(dev, n)?;
+        let (ti, hi, dhi) = (i32_of(t, "positions")?, i32_of(h, "heads")?, i32_of(dh, "head width")?);
+        if n > 0 {
+            launch!(dev, name::<T>("heads_merge"), flat(n); z, y, n, ti, hi, dhi, scale);
+        }
+        Ok(wrap(y, dev))
     })
 }

@@ -7,7 +7,7 @@
 //! in position order (deterministic, as the CPU's index_add). Elsewhere (CPU, no gradient
 //! tracked, other dtypes) this is `index_select` itself.
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Storage, Tensor};
+use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
 /// The node: the lookup already computed (detached) as `y`; the backward needs only the ids.
 struct Embedding {
@@ -26,7 +26,7 @@ impl CustomOp2 for Embedding {
     fn cuda_fwd(&self, _: &candle_core::CudaStorage, _: &Layout, _: &candle_core::CudaStorage, _: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
         let (s, l) = self.y.storage_and_layout();
         match &*s {
-            Storage::Cuda(cs) => Ok((candle_core::backend::BackendStorage::try_clone(cs, l)?, l.shape().clone())),
+            candle_core::Storage::Cuda(cs) => Ok((candle_core::backend::BackendStorage::try_clone(cs, l)?, l.shape().clone())),
             _ => candle_core::bail!("gpt2lab embedding: the lookup is not on the GPU"),
         }
     }
@@ -37,10 +37,10 @@ impl CustomOp2 for Embedding {
             let ids = ids.contiguous()?;
             let (gs, gl) = dy.storage_and_layout();
             let (is, il) = ids.storage_and_layout();
-            let (Storage::Cuda(g), Storage::Cuda(i)) = (&*gs, &*is) else { candle_core::bail!("gpt2lab embedding: backward off the GPU") };
+            let (candle_core::Storage::Cuda(g), candle_core::Storage::Cuda(i)) = (&*gs, &*is) else { candle_core::bail!("gpt2lab embedding: backward off the GPU") };
             let dw = super::cuda_kernels::embed_bwd(i, il, g, gl, self.rows)?;
             let c = gl.dims()[gl.dims().len() - 1];
-            let dw = Tensor::from_storage(Storage::Cuda(dw), (self.rows, c), candle_core::op::BackpropOp::none(), false);
+            let dw = Tensor::from_storage(candle_core::Storage::Cuda(dw), (self.rows, c), candle_core::op::BackpropOp::none(), false);
             Ok((Some(dw), None))
         }
         #[cfg(not(feature = "cuda"))]

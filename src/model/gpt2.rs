@@ -229,6 +229,14 @@ impl Gpt2 {
     }
 
     fn run_with_inner(&self, ids: &Tensor, spec: &HookSpec, opts: ForwardOpts, kv: Option<&mut KvCache>) -> Result<Run> {
+        let (x, cache) = self.hidden(ids, spec, opts, kv)?;
+        let logits = self.unembed_normalized(&x)?; // (B, T, V)
+        Ok(Run { logits, cache })
+    }
+
+    /// The forward up to the final LayerNorm's output (B, T, C) (or (B, 1, C) with
+    /// `last_only`), and the activations the spec asks for.
+    fn hidden(&self, ids: &Tensor, spec: &HookSpec, opts: ForwardOpts, kv: Option<&mut KvCache>) -> Result<(Tensor, ActivationCache)> {
         spec.validate(self.cfg.n_layer)?;
         if !self.cfg.has_mlp() {
             // an attention-only block has no ln_2/MLP points: naming one is an unknown hook
@@ -302,8 +310,7 @@ impl Gpt2 {
             x = x.narrow(1, t - 1, 1)?;
         }
         let x = self.ln_f.forward(&x, &mut hooks)?; // (B, T, C)
-        let logits = self.unembed_normalized(&x)?; // (B, T, V)
-        Ok(Run { logits, cache: hooks.cache })
+        Ok((x, hooks.cache))
     }
 
     /// Logits from final-LN output `(…, C)`: `x @ wte^T` (tied unembedding).
@@ -316,21 +323,51 @@ impl Gpt2 {
         let rows = x.elem_count() / c;
         let x2 = x.reshape((rows, c))?;
         let v = self.cfg.vocab_size;
-        let y = if self.device.is_cuda() && rows >= 64 && v % 64 != 0 {
-            // cuBLAS runs its unaligned (align1) kernels on an odd V (GPT-2's 50,257): 14% of
-            // a 124M bf16 training step's kernel time on an H200 (Nsight Compute, README GPU
-            // section). Zero rows up to a multiple of 64 (nanoGPT's 50,304), then drop their
-            // (zero) logits; the padding gets no gradient that reaches wte.
-            let pad = Tensor::zeros((v.next_multiple_of(64) - v, c), self.wte.dtype(), &self.device)?;
-            let w = Tensor::cat(&[&self.wte, &pad], 0)?; // (Vp, C)
-            x2.matmul(&w.t()?)?.narrow(1, 0, v)? // (rows, V)
-        } else {
-            super::gemv::matmul(&x2, &self.wte.t()?)? // weight streaming when decoding
+        let y = match self.unembed_padded(&x2)? {
+            Some(y) => y.narrow(1, 0, v)?, // (rows, V)
+            None => super::gemv::matmul(&x2, &self.wte.t()?)?, // weight streaming when decoding
         };
         let mut od = dims;
         // a rank-0 input reshapes to (1, 1) when n_embd is 1: an error, not a panic
         *od.last_mut().ok_or_else(|| Error::Shape("unembed_normalized needs a tensor of rank >= 1".into()))? = self.cfg.vocab_size;
         Ok(y.reshape(od)?)
+    }
+
+    /// `x2 (rows, C) @ [wte; 0]ᵀ`: (rows, Vp) logits with V padded to a multiple of 64, on
+    /// CUDA at ≥ 64 rows when V is not one already; else None. cuBLAS runs its unaligned
+    /// (align1) kernels on an odd V (GPT-2's 50,257): 14% of a 124M bf16 training step's
+    /// kernel time on an H200 (Nsight Compute, README GPU section); padded, as nanoGPT's
+    /// 50,304, it runs the aligned ones. The padding rows are zeros and get no gradient
+    /// that reaches wte.
+    fn unembed_padded(&self, x2: &Tensor) -> Result<Option<Tensor>> {
+        let (rows, c) = x2.dims2()?;
+        let v = self.cfg.vocab_size;
+        if !self.device.is_cuda() || rows < 64 || v % 64 == 0 {
+            return Ok(None);
+        }
+        let pad = Tensor::zeros((v.next_multiple_of(64) - v, c), self.wte.dtype(), &self.device)?;
+        let w = Tensor::cat(&[&self.wte, &pad], 0)?; // (Vp, C)
+        Ok(Some(x2.matmul(&w.t()?)?))
+    }
+
+    /// Mean next-token cross-entropy of the model on `ids` against `targets`, both `(B, T)`
+    /// (the training loss). On CUDA the loss reads the padded unembedding's output in place
+    /// (`xent::cross_entropy_padded`); elsewhere it is the cross-entropy of `forward`'s logits.
+    pub fn lm_loss(&self, ids: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        let targets = targets.flatten_all()?.to_dtype(DType::U32)?;
+        if self.device.is_cuda() {
+            let x = crate::runtime::with_pool_for(&self.device, || self.hidden(ids, &HookSpec::new(), ForwardOpts::default(), None))?.0; // (B, T, C)
+            let c = self.cfg.n_embd;
+            let x2 = x.reshape((x.elem_count() / c.max(1), c))?;
+            if let Some(y) = self.unembed_padded(&x2)? {
+                if let Some(loss) = super::xent::cross_entropy_padded(&y, self.cfg.vocab_size, &targets.to_device(&self.device)?)? {
+                    return Ok(loss);
+                }
+            }
+        }
+        let logits = self.forward(ids)?; // (B, T, V)
+        let (b, t, v) = logits.dims3()?;
+        Ok(super::ops::cross_entropy(&logits.reshape((b * t, v))?, &targets)?)
     }
 
     /// Logits from a residual-stream tensor `(…, C)`: final LN (in its current mode) then

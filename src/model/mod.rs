@@ -8,7 +8,7 @@ pub mod gemv;
 pub mod gpt2;
 pub mod gpt_neo;
 pub mod kernels;
-mod fused_attention;
+pub mod fused_attention;
 pub mod fused_embedding;
 #[cfg(feature = "cuda")]
 pub(crate) mod cuda_kernels;

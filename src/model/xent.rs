@@ -116,10 +116,16 @@ impl CustomOp3 for CrossEntropyBwd {
 /// The CUDA form: the forward returns f32 `[mean, lse_0, …, lse_{N−1}]` (N + 1 values) so the
 /// backward makes the gradient in one pass over the logits; f32 arithmetic on f32 or bf16
 /// logits (as autocast computes the loss in f32), the gradient in the logits' dtype.
+/// `classes`: how many leading columns of each row are logits (the rest is padding, e.g.
+/// the unembedding padded to a multiple of 64; its gradient is zero).
 #[cfg(feature = "cuda")]
-struct CrossEntropyGpu;
+struct CrossEntropyGpu {
+    classes: usize,
+}
 #[cfg(feature = "cuda")]
-struct CrossEntropyGpuBwd;
+struct CrossEntropyGpuBwd {
+    classes: usize,
+}
 
 #[cfg(feature = "cuda")]
 impl CustomOp2 for CrossEntropyGpu {
@@ -131,12 +137,12 @@ impl CustomOp2 for CrossEntropyGpu {
     }
     fn cuda_fwd(&self, s1: &candle_core::CudaStorage, l1: &Layout, s2: &candle_core::CudaStorage, l2: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
         classes(l1, l2)?;
-        Ok((super::cuda_kernels::xent_fwd(s1, l1, s2, l2)?, Shape::from(l1.dims()[0] + 1)))
+        Ok((super::cuda_kernels::xent_fwd(s1, l1, s2, l2, self.classes)?, Shape::from(l1.dims()[0] + 1)))
     }
     fn bwd(&self, logits: &Tensor, targets: &Tensor, res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let n = logits.dim(0)?;
         let gl = Tensor::cat(&[&grad.narrow(0, 0, 1)?.to_dtype(DType::F32)?, &res.narrow(0, 1, n)?], 0)?;
-        Ok((Some(logits.apply_op3_no_bwd(targets, &gl, &CrossEntropyGpuBwd)?), None))
+        Ok((Some(logits.apply_op3_no_bwd(targets, &gl, &CrossEntropyGpuBwd { classes: self.classes })?), None))
     }
 }
 
@@ -150,7 +156,7 @@ impl CustomOp3 for CrossEntropyGpuBwd {
     }
     fn cuda_fwd(&self, s1: &candle_core::CudaStorage, l1: &Layout, s2: &candle_core::CudaStorage, l2: &Layout, s3: &candle_core::CudaStorage, l3: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
         classes(l1, l2)?;
-        Ok((super::cuda_kernels::xent_bwd(s1, l1, s2, l2, s3, l3)?, l1.shape().clone()))
+        Ok((super::cuda_kernels::xent_bwd(s1, l1, s2, l2, s3, l3, self.classes)?, l1.shape().clone()))
     }
 }
 
@@ -164,9 +170,28 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Option<Tensor>
     }
     #[cfg(feature = "cuda")]
     if logits.device().is_cuda() {
-        let out = logits.contiguous()?.apply_op2(&targets.contiguous()?, CrossEntropyGpu)?; // (N + 1,) f32
+        let classes = logits.dim(1)?;
+        let out = logits.contiguous()?.apply_op2(&targets.contiguous()?, CrossEntropyGpu { classes })?; // (N + 1,) f32
         return Ok(Some(out.narrow(0, 0, 1)?.reshape(())?));
     }
     // apply_op2 records the op only when the logits track a gradient
     Ok(Some(logits.contiguous()?.apply_op2(&targets.contiguous()?, CrossEntropy)?))
+}
+
+/// Mean cross-entropy over the first `classes` columns of `padded` (N, W ≥ classes) against
+/// `targets` (N,) u32, the other columns padding (zero gradient): the training loss straight
+/// from the padded unembedding's output (`Gpt2::lm_loss`), without copying the (N, V) logits
+/// out of it and the gradient back into it (Nsight Compute on an H200: 4.4 ms of a 124M bf16
+/// step at B = 8, T = 1024). CUDA only; None elsewhere.
+pub fn cross_entropy_padded(padded: &Tensor, classes: usize, targets: &Tensor) -> Result<Option<Tensor>> {
+    if !padded.device().is_cuda() || !super::kernels::usable(padded) || targets.dtype() != DType::U32 || padded.rank() != 2 || classes == 0 || classes > padded.dim(1)? {
+        return Ok(None);
+    }
+    #[cfg(feature = "cuda")]
+    {
+        let out = padded.contiguous()?.apply_op2(&targets.contiguous()?, CrossEntropyGpu { classes })?; // (N + 1,) f32
+        return Ok(Some(out.narrow(0, 0, 1)?.reshape(())?));
+    }
+    #[allow(unreachable_code)]
+    Ok(None)
 }

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use candle_core::{Tensor, Var};
 
-use crate::model::{ops, Gpt2};
+use crate::model::Gpt2;
 use crate::Result;
 
 /// One trainable parameter.
@@ -91,7 +91,5 @@ impl TrainableGpt2 {
 
 /// Mean next-token cross-entropy of a model's logits on `x` against `y`, both `(B, T)`.
 pub fn lm_loss(model: &Gpt2, x: &Tensor, y: &Tensor) -> Result<Tensor> {
-    let logits = model.forward(x)?; // (B, T, V)
-    let (b, t, v) = logits.dims3()?;
-    Ok(ops::cross_entropy(&logits.reshape((b * t, v))?, &y.flatten_all()?.to_dtype(candle_core::DType::U32)?)?)
+    model.lm_loss(x, y)
 }
