@@ -394,6 +394,11 @@ pub(crate) fn embed_bwd(is: &CudaStorage, il: &Layout, gs: &CudaStorage, gl: &La
     })
 }
 
+/// One block per (b, t) row of `c` columns.
+fn heads_cfg(rows: usize, c: usize) -> LaunchConfig {
+    LaunchConfig { grid_dim: (rows as u32, 1, 1), block_dim: ((c.div_ceil(32) * 32).clamp(32, 256) as u32, 1, 1), shared_mem_bytes: 0 }
+}
+
 /// Attention heads out of rows: `x` (B, T, H·dh) with rows at any stride (a column slice of
 /// a wider tensor: q, k or v of the fused projection) → (B, H, T, dh) contiguous, times `scale`.
 pub(crate) fn heads_split(xs: &CudaStorage, xl: &Layout, h: usize, scale: f32) -> Result<CudaStorage> {
@@ -408,7 +413,7 @@ pub(crate) fn heads_split(xs: &CudaStorage, xl: &Layout, h: usize, scale: f32) -
         let y = alloc::<T>(dev, n)?;
         let (ti, hi, dhi, rs) = (i32_of(t, "positions")?, i32_of(h, "heads")?, i32_of(c / h, "head width")?, if t > 1 { s1 } else { s0 });
         if n > 0 {
-            launch!(dev, name::<T>("heads_split"), flat(n); x, y, n, ti, hi, dhi, rs, scale);
+            launch!(dev, name::<T>("heads_split"), heads_cfg(b * t, c); x, y, ti, hi, dhi, rs, scale);
         }
         Ok(wrap(y, dev))
     })
@@ -424,7 +429,7 @@ pub(crate) fn heads_merge(zs: &CudaStorage, zl: &Layout, scale: f32) -> Result<C
         let y = alloc::<T>(dev, n)?;
         let (ti, hi, dhi) = (i32_of(t, "positions")?, i32_of(h, "heads")?, i32_of(dh, "head width")?);
         if n > 0 {
-            launch!(dev, name::<T>("heads_merge"), flat(n); z, y, n, ti, hi, dhi, scale);
+            launch!(dev, name::<T>("heads_merge"), heads_cfg(b * t, h * dh); z, y, ti, hi, dhi, scale);
         }
         Ok(wrap(y, dev))
     })

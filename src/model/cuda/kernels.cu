@@ -303,26 +303,27 @@ __device__ void embed_bwd(const uint32_t* ids, const T* g, T* dw, int n, int c, 
 // fused (B, T, 3C) projection); merge: y (B, T, H·dh) contiguous from z (B, H, T, dh). Each is
 // the other's backward. candle did each as a reshape copy and a strided 4-D copy (Nsight
 // Compute on the H200: 64 µs per (8, 1024, 768) bf16 tensor, 10 a layer in a training step).
+// One block per (b, t) row, threads over its H·dh columns: 32-bit index arithmetic, reads
+// and writes in dh-long runs.
 template <typename T>
-__device__ void heads_split(const T* x, T* y, size_t n, int t, int h, int dh, size_t rs, float scale) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        int d = (int)(i % dh);
-        size_t r = i / dh;
-        int ti = (int)(r % t);
-        r /= t;
-        int hi = (int)(r % h);
-        size_t bi = r / h;
-        st(y, i, ld(x, (bi * t + ti) * rs + (size_t)hi * dh + d) * scale);
+__device__ void heads_split(const T* x, T* y, int t, int h, int dh, size_t rs, float scale) {
+    size_t row = blockIdx.x;
+    size_t bi = row / t, ti = row % t;
+    const T* xr = x + row * rs;
+    int c = h * dh;
+    for (int col = threadIdx.x; col < c; col += blockDim.x) {
+        int hi = col / dh, d = col - hi * dh;
+        st(y, ((bi * h + hi) * t + ti) * dh + d, ld(xr, col) * scale);
     }
 }
 template <typename T>
-__device__ void heads_merge(const T* z, T* y, size_t n, int t, int h, int dh, float scale) {
-    size_t c = (size_t)h * dh;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        size_t col = i % c, row = i / c;
-        size_t bi = row / t, ti = row % t;
-        int hi = (int)(col / dh), d = (int)(col % dh);
-        st(y, i, ld(z, ((bi * h + hi) * t + ti) * dh + d) * scale);
+__device__ void heads_merge(const T* z, T* y, int t, int h, int dh, float scale) {
+    size_t row = blockIdx.x;
+    size_t bi = row / t, ti = row % t;
+    int c = h * dh;
+    for (int col = threadIdx.x; col < c; col += blockDim.x) {
+        int hi = col / dh, d = col - hi * dh;
+        st(y, row * c + col, ld(z, ((bi * h + hi) * t + ti) * dh + d) * scale);
     }
 }
 
@@ -511,11 +512,11 @@ extern "C" __global__ void adamw_f32(float* p, const float* g, float* m, float* 
     extern "C" __global__ void embed_bwd_##S(const uint32_t* ids, const T* g, T* dw, int n, int c, int v) {            \
         embed_bwd(ids, g, dw, n, c, v);                                                                                   \
     }                                                                                                                    \
-    extern "C" __global__ void heads_split_##S(const T* x, T* y, size_t n, int t, int h, int dh, size_t rs, float sc) { \
-        heads_split(x, y, n, t, h, dh, rs, sc);                                                                          \
+    extern "C" __global__ void heads_split_##S(const T* x, T* y, int t, int h, int dh, size_t rs, float sc) {           \
+        heads_split(x, y, t, h, dh, rs, sc);                                                                             \
     }                                                                                                                    \
-    extern "C" __global__ void heads_merge_##S(const T* z, T* y, size_t n, int t, int h, int dh, float sc) {             \
-        heads_merge(z, y, n, t, h, dh, sc);                                                                              \
+    extern "C" __global__ void heads_merge_##S(const T* z, T* y, int t, int h, int dh, float sc) {                       \
+        heads_merge(z, y, t, h, dh, sc);                                                                                 \
     }                                                                                                                    \
     extern "C" __global__ void ln_fwd_##S(const T* x, const T* w, const T* b, T* y, int rows, int c, float eps) {        \
         ln_fwd(x, w, b, y, rows, c, eps);                                                                                \

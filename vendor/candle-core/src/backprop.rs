@@ -546,6 +546,9 @@ impl Tensor {
                         *sum_grad = sum_grad.sub(&grad)?
                     }
                     &Op::Narrow(ref arg, dim, start_idx, len) => {
+                        if grads.accumulate_narrow(arg, &grad, dim, start_idx)? {
+                            continue;
+                        }
                         let arg_dims = arg.dims();
                         let left_pad = if start_idx == 0 {
                             None
@@ -695,7 +698,7 @@ impl Tensor {
 
 /// A store for gradients, associating a tensor id to the corresponding gradient tensor, used for back propagation.
 #[derive(Default, Debug)]
-pub struct GradStore(HashMap<TensorId, Tensor>);
+pub struct GradStore(HashMap<TensorId, Tensor>, HashMap<TensorId, Option<Vec<(usize, usize, usize)>>>);
 
 impl GradStore {
     /// Create a new gradient store
@@ -715,16 +718,19 @@ impl GradStore {
 
     /// Remove the gradient tensor associated with the given tensor, returning it if it exists
     pub fn remove(&mut self, tensor: &Tensor) -> Option<Tensor> {
+        self.1.remove(&tensor.id());
         self.0.remove(&tensor.id())
     }
 
     /// Insert a gradient tensor associated with the given tensor, returning the previous gradient tensor if it existed
     pub fn insert(&mut self, tensor: &Tensor, grad: Tensor) -> Option<Tensor> {
+        self.1.remove(&tensor.id());
         self.0.insert(tensor.id(), grad)
     }
 
     /// Insert a gradient tensor associated with the given tensor id, returning the previous gradient tensor if it existed
     pub fn insert_id(&mut self, id: TensorId, grad: Tensor) -> Option<Tensor> {
+        self.1.remove(&id);
         self.0.insert(id, grad)
     }
 
@@ -735,6 +741,7 @@ impl GradStore {
     /// adds to it, one allocation, one memset and one add per node of the graph; `0 + g` is
     /// exactly `g`, so the values are the same bit for bit.
     fn accumulate(&mut self, tensor: &Tensor, grad: &Tensor) -> Result<()> {
+        self.1.remove(&tensor.id());
         match self.0.entry(tensor.id()) {
             Entry::Occupied(mut entry) => {
                 let sum = entry.get().add(grad)?;
@@ -748,7 +755,51 @@ impl GradStore {
         Ok(())
     }
 
+    /// Adds `grad` into the slice starting at `start` along `dim` of `tensor`'s gradient;
+    /// false where it does not apply (non-contiguous or mismatched `grad`), for the caller's
+    /// general path. gpt2lab's patch (vendor/README.md): upstream built the zero-padded
+    /// full-size gradient (`cat(zeros, grad, zeros)`) for every narrow and added it, so the
+    /// q, k and v slices of GPT-2's fused projection cost three full-size copies and two
+    /// full-size adds per layer. Here the full-size gradient is made once, owned by the store
+    /// (zeros, or a copy of the gradient so far), and each slice is written into it in place:
+    /// `grad` itself where that region is still zero, else `g[slice] + grad`, the sums
+    /// upstream's adds made, so the values are the same (a −0 can stay −0 where upstream's
+    /// `+ 0` made it +0). Only the store holds an owned tensor (its entry is removed,
+    /// replaced or summed before it is handed out).
+    fn accumulate_narrow(&mut self, tensor: &Tensor, grad: &Tensor, dim: usize, start: usize) -> Result<bool> {
+        let id = tensor.id();
+        if !grad.is_contiguous() || grad.dtype() != tensor.dtype() || grad.rank() != tensor.rank() || grad.device().location() != tensor.device().location() {
+            return Ok(false);
+        }
+        if !self.1.contains_key(&id) {
+            let (base, written) = match self.0.get(&id) {
+                Some(g) => (g.force_contiguous()?, None),
+                None => (Tensor::zeros(tensor.shape(), grad.dtype(), grad.device())?, Some(vec![])),
+            };
+            self.0.insert(id, base);
+            self.1.insert(id, written);
+        }
+        let len = grad.dim(dim)?;
+        let g = &self.0[&id];
+        let overlaps = match self.1.get_mut(&id) {
+            Some(Some(w)) => {
+                let hit = w.iter().any(|&(d, a, b)| d != dim || (start < b && a < start + len));
+                w.push((dim, start, start + len));
+                hit
+            }
+            _ => true,
+        };
+        if overlaps {
+            let sum = g.narrow(dim, start, len)?.add(grad)?;
+            g.slice_set(&sum, dim, start)?;
+        } else {
+            g.slice_set(grad, dim, start)?;
+        }
+        Ok(true)
+    }
+
     fn or_insert(&mut self, tensor: &Tensor) -> Result<&mut Tensor> {
+        self.1.remove(&tensor.id());
         let grad = match self.0.entry(tensor.id()) {
             Entry::Occupied(entry) => entry.into_mut(),
             Entry::Vacant(entry) => {
@@ -764,6 +815,7 @@ impl GradStore {
     /// Otherwise simply inserts.
     pub fn extend(&mut self, other: Self) -> Result<()> {
         for (id, grad) in other.0 {
+            self.1.remove(&id);
             match self.0.entry(id) {
                 Entry::Occupied(mut entry) => {
                     let new_grad = entry.get().add(&grad)?;
