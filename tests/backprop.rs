@@ -1,9 +1,9 @@
 //! The vendored candle-core's backward (vendor/README.md): a tensor read through several
 //! narrows gets each slice's gradient written into one full-size gradient in place. Checked
 //! against the gradient written out by hand, for slices that are disjoint, overlapping, along
-//! different dims, mixed with whole-tensor uses and with a slice whose gradient arrives
-//! non-contiguous (the general path). Values are small multiples of 1/4, so every sum is
-//! exact in f32 whatever its order, and the comparison is bit for bit.
+//! different dims, mixed with a whole-tensor use and with a slice used through a transpose.
+//! Values are small multiples of 1/4, so every sum is exact in f32 whatever its order, and the
+//! comparison is bit for bit.
 
 use candle_core::{Device, Tensor, Var};
 
@@ -18,7 +18,7 @@ fn narrow_gradients_sum_into_one_full_size_gradient() {
     let (r, c) = (4usize, 9usize);
     let x = Var::from_vec(pattern(r, c, 0), (r, c), &dev).unwrap();
     // (dim, start, len, transposed use): disjoint thirds of the columns, an overlapping window,
-    // a row slice, and a slice used through a transpose (its gradient arrives non-contiguous)
+    // a row slice, and a slice used through a transpose
     let uses = [(1, 0, 3, false), (1, 3, 3, false), (1, 6, 3, false), (1, 2, 4, false), (0, 1, 2, false), (1, 5, 2, true)];
     let mut want = pattern(r, c, 99); // the whole-tensor use's weights are its gradient
     let whole = Tensor::from_vec(want.clone(), (r, c), &dev).unwrap();
