@@ -355,15 +355,21 @@ impl Gpt2 {
     /// (`xent::cross_entropy_padded`); elsewhere it is the cross-entropy of `forward`'s logits.
     pub fn lm_loss(&self, ids: &Tensor, targets: &Tensor) -> Result<Tensor> {
         let targets = targets.flatten_all()?.to_dtype(DType::U32)?;
-        let (x, _) = crate::runtime::with_pool_for(&self.device, || self.hidden(ids, &HookSpec::new(), ForwardOpts::default(), None))?; // (B, T, C)
-        let (b, t, c) = x.dims3()?;
-        if let Some(y) = self.unembed_padded(&x.reshape((b * t, c))?)? {
-            if let Some(loss) = super::xent::cross_entropy_padded(&y, self.cfg.vocab_size, &targets.to_device(&self.device)?)? {
-                return Ok(loss);
+        let logits = if self.device.is_cuda() {
+            // off the CPU `run_with`'s pool is not entered (runtime::with_pool_for)
+            let (x, _) = self.hidden(ids, &HookSpec::new(), ForwardOpts::default(), None)?; // (B, T, C)
+            let (b, t, c) = x.dims3()?;
+            if let Some(y) = self.unembed_padded(&x.reshape((b * t, c))?)? {
+                if let Some(loss) = super::xent::cross_entropy_padded(&y, self.cfg.vocab_size, &targets)? {
+                    return Ok(loss);
+                }
             }
-        }
-        let logits = self.unembed_normalized(&x)?; // (B, T, V)
-        Ok(super::ops::cross_entropy(&logits.reshape((b * t, self.cfg.vocab_size))?, &targets)?)
+            self.unembed_normalized(&x)?
+        } else {
+            self.forward(ids)?
+        }; // (B, T, V)
+        let (b, t, v) = logits.dims3()?;
+        Ok(super::ops::cross_entropy(&logits.reshape((b * t, v))?, &targets)?)
     }
 
     /// Logits from a residual-stream tensor `(…, C)`: final LN (in its current mode) then
