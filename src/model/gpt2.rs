@@ -360,7 +360,7 @@ impl Gpt2 {
             let (x, _) = self.hidden(ids, &HookSpec::new(), ForwardOpts::default(), None)?; // (B, T, C)
             let (b, t, c) = x.dims3()?;
             if let Some(y) = self.unembed_padded(&x.reshape((b * t, c))?)? {
-                if let Some(loss) = super::xent::cross_entropy_padded(&y, self.cfg.vocab_size, &targets)? {
+                if let Some(loss) = super::xent::cross_entropy_padded(&y, self.cfg.vocab_size, &targets.to_device(&self.device)?)? {
                     return Ok(loss);
                 }
             }
