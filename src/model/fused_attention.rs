@@ -68,6 +68,7 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor) -> Result<Op
 
 /// `(B, T, H·dh)` (rows at any stride) → `(B, H, T, dh)` contiguous, times `scale`; its
 /// backward is [`MergeHeads`]. CUDA only (`cuda_kernels::heads_split`).
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))] // `h` is read by the CUDA forward
 struct SplitHeads {
     h: usize,
     scale: f64,

@@ -10,6 +10,7 @@
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
 /// The node: the lookup already computed (detached) as `y`; the backward needs only the ids.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))] // read by the CUDA forward and backward
 struct Embedding {
     y: Tensor,
     rows: usize,

@@ -160,6 +160,14 @@ impl CustomOp3 for CrossEntropyGpuBwd {
     }
 }
 
+/// The CUDA loss over the first `classes` columns of `logits` (N, W): the mean from the op's
+/// `[mean, lse_0, …]` output.
+#[cfg(feature = "cuda")]
+fn gpu_loss(logits: &Tensor, classes: usize, targets: &Tensor) -> Result<Tensor> {
+    let out = logits.contiguous()?.apply_op2(&targets.contiguous()?, CrossEntropyGpu { classes })?; // (N + 1,) f32
+    out.narrow(0, 0, 1)?.reshape(())
+}
+
 /// Mean cross-entropy of `logits` (N, V) against `targets` (N,) u32, differentiable in the
 /// logits; None for devices and dtypes without the kernel (the caller uses the composite form).
 /// On CUDA the loss is f32 whatever the logits' dtype, and an out-of-range target gives a NaN
@@ -170,9 +178,7 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Option<Tensor>
     }
     #[cfg(feature = "cuda")]
     if logits.device().is_cuda() {
-        let classes = logits.dim(1)?;
-        let out = logits.contiguous()?.apply_op2(&targets.contiguous()?, CrossEntropyGpu { classes })?; // (N + 1,) f32
-        return Ok(Some(out.narrow(0, 0, 1)?.reshape(())?));
+        return Ok(Some(gpu_loss(logits, logits.dim(1)?, targets)?));
     }
     // apply_op2 records the op only when the logits track a gradient
     Ok(Some(logits.contiguous()?.apply_op2(&targets.contiguous()?, CrossEntropy)?))
@@ -189,8 +195,7 @@ pub fn cross_entropy_padded(padded: &Tensor, classes: usize, targets: &Tensor) -
     }
     #[cfg(feature = "cuda")]
     {
-        let out = padded.contiguous()?.apply_op2(&targets.contiguous()?, CrossEntropyGpu { classes })?; // (N + 1,) f32
-        return Ok(Some(out.narrow(0, 0, 1)?.reshape(())?));
+        return Ok(Some(gpu_loss(padded, classes, targets)?));
     }
     #[allow(unreachable_code)]
     Ok(None)
