@@ -8,6 +8,7 @@ Starts the gpt2lab kernel headless (nbclient, as scripts/run_notebooks.py does),
 - kernel start: from launching the kernel to the end of its first cell (the runner's sentinel,
   which touches the gpt2lab crate: what a user's first cell pays);
 - trivial cell: `let x = 1 + 1;` and then `x + 1` (a cell that evaluates), `--reps` each, median;
+  the first `let` on its own too (it pays evcxr's first type query, see vendor/evcxr/README.md);
   with evcxr's `:timing` on, the kernel's own breakdown (compile / link / load …) of one such
   cell is printed — the profile that says where a trivial cell's time goes;
 - the tour: notebooks/00-tour.ipynb end to end through the runner (kernel start included);
@@ -106,6 +107,8 @@ def main() -> int:
     print(f"notebook latency (load {load:.2f} at start, {res['load_at_end']:.2f} at end), median of {a.reps}:")
     print(f"  kernel start (to the end of the first cell): gpt2lab {g['kernel_start_s']:.2f} s "
           f"(ready {g['kernel_ready_s']:.2f} s + first cell {g['first_cell_s']:.2f} s), python {p['kernel_start_s']:.2f} s")
+    print(f"  a kernel's first `let x = 1 + 1;` (evcxr's first type query): gpt2lab {g['trivial_0_all'][0]:.3f} s, "
+          f"python {p['trivial_0_all'][0]:.3f} s")
     print(f"  trivial cell `let x = 1 + 1;`: gpt2lab {g['trivial_0_s']:.3f} s, python {p['trivial_0_s']:.3f} s")
     print(f"  trivial cell `x + 1` (evaluates): gpt2lab {g['trivial_1_s']:.3f} s, python {p['trivial_1_s']:.3f} s")
     if "tour" in res:

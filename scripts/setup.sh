@@ -7,7 +7,8 @@
 #   scripts/setup.sh --no-apt        # skip Debian packages (no root)
 #
 # Steps: toolchain checks → Debian packages (bible-kjv-text for the data module) →
-# evcxr_jupyter 0.22.0 (cargo install --locked, ~18 min on 2 cores, only if missing) →
+# evcxr_jupyter 0.22.0 with gpt2lab's patch (vendor/evcxr; cargo install --locked --path, ~18 min
+# on 2 cores, only if missing or another patch level) →
 # Python venv with pinned JupyterLab/nbclient/nbconvert ($GPT2LAB_HOME/venv) → the gpt2lab
 # kernelspec (jupyter kernelspec install --user) → a one-cell notebook through the kernel so
 # that evcxr's build directory ($GPT2LAB_HOME/evcxr/slot-0) holds the compiled library.
@@ -20,6 +21,7 @@ EVCXR_VERSION=0.22.0
 MIN_RUST=1.85
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+EVCXR_PATCH="$(cat "$repo/vendor/evcxr/patch-id")"
 export GPT2LAB_HOME="${GPT2LAB_HOME:-$HOME/.cache/gpt2lab}"
 venv="$GPT2LAB_HOME/venv"
 logs="$GPT2LAB_HOME/logs"
@@ -79,14 +81,22 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
   fi
 fi
 
-step "evcxr_jupyter $EVCXR_VERSION"
-if cargo install --list 2>/dev/null | grep -q "^evcxr_jupyter v$EVCXR_VERSION:" && [ -x "$HOME/.cargo/bin/evcxr_jupyter" ]; then
-  ok "already installed ($HOME/.cargo/bin/evcxr_jupyter)"
+step "evcxr_jupyter $EVCXR_VERSION, gpt2lab's patch $EVCXR_PATCH (vendor/evcxr)"
+# The kernel is evcxr_jupyter built from vendor/evcxr: evcxr 0.22.0 with a patch that keeps
+# rust-analyzer off the critical path of kernel start (vendor/evcxr/README.md). The installed
+# binary reports the patch it was built from; any other evcxr_jupyter is replaced.
+have_patch="$("$HOME/.cargo/bin/evcxr_jupyter" --gpt2lab-patch 2>/dev/null || true)"
+if [ "$have_patch" = "$EVCXR_PATCH" ]; then
+  ok "already installed ($HOME/.cargo/bin/evcxr_jupyter, patch $have_patch)"
 else
-  doing "cargo install --locked evcxr_jupyter@$EVCXR_VERSION (about 18 minutes on 2 cores; log: $logs/evcxr_install.log)"
+  doing "cargo install --locked --path vendor/evcxr/evcxr_jupyter (about 18 minutes on 2 cores cold; log: $logs/evcxr_install.log)"
   t=$SECONDS
-  cargo install --locked "evcxr_jupyter@$EVCXR_VERSION" >"$logs/evcxr_install.log" 2>&1 \
-    || { tail -30 "$logs/evcxr_install.log"; die "cargo install evcxr_jupyter failed"; }
+  # its own target directory, kept, so that a new patch level rebuilds only evcxr itself
+  CARGO_TARGET_DIR="$GPT2LAB_HOME/evcxr-build" \
+    cargo install --locked --force --path "$repo/vendor/evcxr/evcxr_jupyter" >"$logs/evcxr_install.log" 2>&1 \
+    || { tail -30 "$logs/evcxr_install.log"; die "cargo install of vendor/evcxr/evcxr_jupyter failed"; }
+  have_patch="$("$HOME/.cargo/bin/evcxr_jupyter" --gpt2lab-patch 2>/dev/null || true)"
+  [ "$have_patch" = "$EVCXR_PATCH" ] || die "the installed evcxr_jupyter reports patch '$have_patch', not '$EVCXR_PATCH'"
   ok "installed in $((SECONDS - t))s"
 fi
 

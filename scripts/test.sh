@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: the crate's tests (unit, integration, doc; including the runner's own test
-# with deliberately broken notebooks), then every notebook headless at ci scale.
+# with deliberately broken notebooks), the vendored evcxr's unit tests, then every notebook
+# headless at ci scale.
 #
 #   scripts/test.sh                 # needs scripts/setup.sh to have run once on the machine
 #   GPT2LAB_SCALE=full scripts/test.sh   # notebooks at full scale (real GPT-2; slow)
@@ -15,6 +16,9 @@ echo "== cargo test (target dir: ${CARGO_TARGET_DIR:-target})"
 cargo test
 # the opt-in `parquet` feature (hub dataset shards): its own tests, and the data tests with it on
 cargo test --features parquet --test parquet --test data
+# the kernel's patched evcxr (vendor/evcxr): its unit tests, the patch's included, in the release
+# target directory that setup.sh installed it from (so only the test harness compiles)
+(cd vendor/evcxr && CARGO_TARGET_DIR="$GPT2LAB_HOME/evcxr-build" cargo test --release --locked -p evcxr --lib)
 t1=$SECONDS
 echo "== notebooks (scale ${GPT2LAB_SCALE:-ci})"
 # two notebooks at once (two kernels, two build slots): overlaps their single-threaded
