@@ -91,8 +91,9 @@ if [ "$have_patch" = "$EVCXR_PATCH" ]; then
 else
   doing "cargo install --locked --path vendor/evcxr/evcxr_jupyter (about 18 minutes on 2 cores cold; log: $logs/evcxr_install.log)"
   t=$SECONDS
-  # its own target directory, kept, so that a new patch level rebuilds only evcxr itself
-  CARGO_TARGET_DIR="$GPT2LAB_HOME/evcxr-build" \
+  # its own target directory, kept, so that a new patch level rebuilds only evcxr itself; built
+  # without CI in the environment, as test.sh tests it (ra_ap_stdx's fingerprint tracks CI)
+  env -u CI CARGO_TARGET_DIR="$GPT2LAB_HOME/evcxr-build" \
     cargo install --locked --force --path "$repo/vendor/evcxr/evcxr_jupyter" >"$logs/evcxr_install.log" 2>&1 \
     || { tail -30 "$logs/evcxr_install.log"; die "cargo install of vendor/evcxr/evcxr_jupyter failed"; }
   have_patch="$("$HOME/.cargo/bin/evcxr_jupyter" --gpt2lab-patch 2>/dev/null || true)"

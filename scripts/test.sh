@@ -17,8 +17,10 @@ cargo test
 # the opt-in `parquet` feature (hub dataset shards): its own tests, and the data tests with it on
 cargo test --features parquet --test parquet --test data
 # the kernel's patched evcxr (vendor/evcxr): its unit tests, the patch's included, in the release
-# target directory that setup.sh installed it from (so only the test harness compiles)
-(cd vendor/evcxr && CARGO_TARGET_DIR="$GPT2LAB_HOME/evcxr-build" cargo test --release --locked -p evcxr --lib)
+# target directory that setup.sh installed it from (so only the test harness compiles). Without
+# CI in the environment, as setup.sh builds it: ra_ap_stdx's fingerprint tracks that variable,
+# and a change rebuilds every rust-analyzer crate (~5 min).
+(cd vendor/evcxr && env -u CI CARGO_TARGET_DIR="$GPT2LAB_HOME/evcxr-build" cargo test --release --locked -p evcxr --lib)
 t1=$SECONDS
 echo "== notebooks (scale ${GPT2LAB_SCALE:-ci})"
 # two notebooks at once (two kernels, two build slots): overlaps their single-threaded

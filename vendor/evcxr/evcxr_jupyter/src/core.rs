@@ -33,6 +33,9 @@ pub(crate) struct Server {
     latest_execution_request: Arc<Mutex<Option<JupyterMessage>>>,
     io_thread_shutdown_sender: Arc<Mutex<Option<crossbeam_channel::Sender<()>>>>,
     tokio_handle: tokio::runtime::Handle,
+    /// gpt2lab patch: true while the output thread has taken a line of the cell's output and may
+    /// not have published it yet (see `wait_for_output_lines`).
+    output_busy: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Server {
@@ -96,6 +99,7 @@ impl Server {
             stdin: Arc::new(Mutex::new(stdin_socket)),
             io_thread_shutdown_sender: Arc::new(Mutex::new(Some(shutdown_sender))),
             tokio_handle,
+            output_busy: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         };
 
         let (execution_sender, mut execution_receiver) = tokio::sync::mpsc::unbounded_channel();
@@ -375,6 +379,7 @@ impl Server {
         let idle = message
             .new_message("status")
             .with_content(object! {"execution_state" => "idle"});
+        let is_execute_request = message.message_type() == "execute_request";
         if message.message_type() == "kernel_info_request" {
             message
                 .new_reply()
@@ -431,8 +436,25 @@ impl Server {
                 message.message_type()
             );
         }
+        if is_execute_request {
+            self.wait_for_output_lines().await;
+        }
         idle.send(&mut *self.iopub.lock().await).await?;
         Ok(())
+    }
+
+    /// gpt2lab patch: evcxr returns from a cell once the child's output lines are all taken off
+    /// its channel, but the output thread may still be publishing the last of them. Upstream then
+    /// sent "idle" at once, and a client that stops at "idle" (nbclient, JupyterLab) could miss
+    /// a cell's last line: seen as an empty output when two kernels shared 2 busy cores. Wait,
+    /// at most 2 s, until the output thread is idle again.
+    async fn wait_for_output_lines(&self) {
+        use std::sync::atomic::Ordering;
+        let started = std::time::Instant::now();
+        while self.output_busy.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(2)
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     async fn handle_control(
@@ -501,6 +523,7 @@ impl Server {
         shutdown_recv: crossbeam_channel::Receiver<()>,
     ) {
         let handle = tokio::runtime::Handle::current();
+        let output_busy = self.output_busy.clone();
         tokio::task::spawn_blocking(move || {
             let mut select = Select::new();
             for (_, channel) in &channels {
@@ -512,6 +535,9 @@ impl Server {
                 if index == shutdown_index {
                     return;
                 }
+                // gpt2lab patch: busy from before the line is taken until it is published and
+                // the channel has been quiet for 1 ms.
+                output_busy.store(true, std::sync::atomic::Ordering::SeqCst);
                 let (output_name, channel) = &channels[index];
                 // Needed in order to make the borrow checker happy.
                 let output_name: &'static str = output_name;
@@ -532,6 +558,7 @@ impl Server {
                         Err(RecvTimeoutError::Disconnected) => return,
                     }
                 }
+                output_busy.store(false, std::sync::atomic::Ordering::SeqCst);
             }
         });
     }
