@@ -7,7 +7,7 @@
 #   scripts/setup.sh --no-apt        # skip Debian packages (no root)
 #
 # Steps: toolchain checks → Debian packages (bible-kjv-text for the data module) →
-# evcxr_jupyter 0.22.0 with gpt2lab's patch (vendor/evcxr; cargo install --locked --path, ~18 min
+# evcxr_jupyter 0.22.0 with gpt2lab's patch (vendor/evcxr; cargo install --locked --path, ~7 min
 # on 2 cores, only if missing or another patch level) →
 # Python venv with pinned JupyterLab/nbclient/nbconvert ($GPT2LAB_HOME/venv) → the gpt2lab
 # kernelspec (jupyter kernelspec install --user) → a one-cell notebook through the kernel so
@@ -89,7 +89,7 @@ have_patch="$("$HOME/.cargo/bin/evcxr_jupyter" --gpt2lab-patch 2>/dev/null || tr
 if [ "$have_patch" = "$EVCXR_PATCH" ]; then
   ok "already installed ($HOME/.cargo/bin/evcxr_jupyter, patch $have_patch)"
 else
-  doing "cargo install --locked --path vendor/evcxr/evcxr_jupyter (about 18 minutes on 2 cores cold; log: $logs/evcxr_install.log)"
+  doing "cargo install --locked --path vendor/evcxr/evcxr_jupyter (about 7 minutes on 2 cores cold; log: $logs/evcxr_install.log)"
   t=$SECONDS
   # its own target directory, kept, so that a new patch level rebuilds only evcxr itself; built
   # without CI in the environment, as test.sh tests it (ra_ap_stdx's fingerprint tracks CI)

@@ -44,12 +44,17 @@ use std::path::Path;
 
 pub(crate) const EDITION: Edition = Edition::Edition2024;
 
-/// gpt2lab patch: what the warm-up infers. Integer arithmetic and a method call make the trait
-/// solver collect the impls of every crate in the graph, which is most of a first query's cost.
+/// gpt2lab patch: what the warm-up infers last, after every crate's def map and impls are built
+/// (`def_maps_in_parallel`): an operator and a method call, so that the trait solver's remaining
+/// first-use work is done too.
 const WARM_UP_FN: &str = "\nfn evcxr_warm_up() { let a = 1 + 1; let b = String::new().len() + a; }\n";
 
+/// gpt2lab patch: the file named by `EVCXR_ANALYZER_TRACE`, read once.
+static TRACE_PATH: Lazy<Option<std::ffi::OsString>> =
+    Lazy::new(|| std::env::var_os("EVCXR_ANALYZER_TRACE"));
+
 fn tracing() -> bool {
-    std::env::var_os("EVCXR_ANALYZER_TRACE").is_some()
+    TRACE_PATH.is_some()
 }
 
 /// gpt2lab patch: the warm-up's threads run at nice 10, so that on a machine with few cores they
@@ -230,9 +235,7 @@ fn def_maps_in_parallel(
 /// gpt2lab patch: appends a timestamped line to the file named by `EVCXR_ANALYZER_TRACE`, if set.
 pub(crate) fn trace(message: &str) {
     use std::io::Write;
-    static PATH: Lazy<Option<std::ffi::OsString>> =
-        Lazy::new(|| std::env::var_os("EVCXR_ANALYZER_TRACE"));
-    if let Some(path) = PATH.as_ref() {
+    if let Some(path) = TRACE_PATH.as_ref() {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
@@ -241,6 +244,13 @@ pub(crate) fn trace(message: &str) {
             let _ = writeln!(file, "{now:.3} {message}");
         }
     }
+}
+
+/// A `let`'s written type as evcxr stores it, if evcxr accepts it (`is_type_valid`): then it is
+/// the variable's type, inferred or not.
+fn valid_explicit_type(ty: &ast::Type) -> Option<String> {
+    let type_name = ty.syntax().text().to_string();
+    is_type_valid(&type_name).then_some(type_name)
 }
 
 /// gpt2lab patch: the top-level variables of `function_name` read from the syntax alone, when
@@ -277,10 +287,7 @@ pub(crate) fn syntactic_variables(
                 return None;
             }
             let name = ident_pat.name()?;
-            let type_name = let_stmt.ty()?.syntax().text().to_string();
-            if !is_type_valid(&type_name) {
-                return None;
-            }
+            let type_name = valid_explicit_type(&let_stmt.ty()?)?;
             result.insert(
                 name.text().to_string(),
                 VariableInfo {
@@ -800,16 +807,12 @@ fn add_variable_for_pattern(
     if let ast::Pat::IdentPat(ident_pat) = pat
         && let Some(name) = ident_pat.name()
     {
-        // gpt2lab patch: a valid explicit type is the answer, so the pattern's type is inferred
-        // only without one (upstream inferred it first either way).
-        let explicit_type = explicit_type
-            .filter(|ty| is_type_valid(&ty.syntax().text().to_string()));
-        let inferred_type = if explicit_type.is_some() {
-            None
-        } else {
-            sema.type_of_pat(pat).map(|info| info.original())
-        };
-        let type_name = get_type_name(explicit_type, inferred_type, sema, module);
+        let type_name = get_type_name(
+            explicit_type,
+            || sema.type_of_pat(pat).map(|info| info.original()),
+            sema,
+            module,
+        );
         result.insert(
             name.text().to_string(),
             VariableInfo {
@@ -822,20 +825,19 @@ fn add_variable_for_pattern(
     false
 }
 
-fn get_type_name(
+/// gpt2lab patch: the inferred type is asked for only when there is no valid explicit type
+/// (upstream inferred every pattern's type first either way).
+fn get_type_name<'db>(
     explicit_type: Option<ast::Type>,
-    inferred_type: Option<ra_hir::Type>,
-    sema: &ra_hir::Semantics<ra_ide::RootDatabase>,
+    inferred_type: impl FnOnce() -> Option<ra_hir::Type<'db>>,
+    sema: &ra_hir::Semantics<'db, ra_ide::RootDatabase>,
     module: ra_hir::Module,
 ) -> TypeName {
     use ra_hir::HirDisplay;
-    if let Some(explicit_type) = explicit_type {
-        let type_name = explicit_type.syntax().text().to_string();
-        if is_type_valid(&type_name) {
-            return TypeName::Named(type_name);
-        }
+    if let Some(type_name) = explicit_type.as_ref().and_then(valid_explicit_type) {
+        return TypeName::Named(type_name);
     }
-    if let Some(ty) = inferred_type {
+    if let Some(ty) = inferred_type() {
         if ty.is_closure() {
             return TypeName::Closure;
         }
