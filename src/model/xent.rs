@@ -7,7 +7,7 @@
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 
-use super::kernels::{lanes, par_rows, per_dtype, row_max, slice, Fl};
+use super::kernels::{lanes_of, par_rows, per_dtype, row_max, slice, Fl};
 
 /// Row `r`'s target as an index, or an error naming it.
 fn target(t: &[u32], r: usize, v: usize) -> Result<usize> {
@@ -21,7 +21,7 @@ fn target(t: &[u32], r: usize, v: usize) -> Result<usize> {
 /// Per-row max and log-sum-exp (shifted by the max), in f64.
 fn row_lse<T: Fl>(row: &[T]) -> (T, f64) {
     let max = row_max(row);
-    let sum: f64 = lanes(row.len(), |i| (row[i] - max).exp().f64());
+    let sum: f64 = lanes_of(row, |x| (x - max).exp().f64());
     (max, sum.ln())
 }
 
