@@ -85,6 +85,39 @@ def time_kernel(kernel: str, first: str, trivial: list[str], reps: int, profile:
     return out
 
 
+def tour_profile(cell_times: list[dict], trace: Path) -> list[dict]:
+    """The runner's per-cell wall times beside the phases the patched evcxr traced for each
+    evaluated cell ("cell phases: Analysis a, Final compile b, Execution c", each phase's own
+    seconds; a retry after a compile error adds a phase named by its fix, counted here as
+    compile). A cell evcxr answers without compiling has no phases line, and would pair up
+    wrongly; the pairing assumes none."""
+    if not trace.exists():
+        return []
+    phases = []
+    for line in trace.read_text().splitlines():
+        if " cell phases: " not in line:
+            continue
+        d = {}
+        for part in line.split(" cell phases: ", 1)[1].split(", "):
+            name, _, secs = part.rpartition(" ")
+            d[name] = float(secs)
+        phases.append(d)
+    # the kernel's start-up cells and the runner's start sentinel come first, its end sentinel
+    # last: the notebook's cells are the len(cell_times) before that one
+    n = len(cell_times)
+    phases = phases[-(n + 1):-1] if len(phases) >= n + 1 else phases
+    if len(phases) != n:
+        print(f"  (tour trace: {len(phases)} traced cells for {len(cell_times)} timed ones; not paired)")
+        return [{"index": c["index"], "wall_s": c["seconds"]} for c in cell_times]
+    out = []
+    for c, d in zip(cell_times, phases):
+        an, run = d.get("Analysis", 0.0), d.get("Execution", 0.0)
+        comp = sum(d.values()) - an - run
+        out.append({"index": c["index"], "wall_s": c["seconds"], "analysis_s": round(an, 3),
+                    "compile_s": round(comp, 3), "run_s": round(run, 3)})
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=7)
@@ -99,9 +132,16 @@ def main() -> int:
         ["let x_{i}_{r} = 1 + 1;", "x_0_0 + {r}"], a.reps, "let y_{r} = x_0_0 * 2; y_{r}", env)
     res["python"] = time_kernel("python3", "import sys", ["x_{i}_{r} = 1 + 1", "x_0_0 + {r}"], a.reps, None, env)
     if not a.no_tour:
+        # the patched evcxr traces each cell's phases (analysis, compile, run) to this file
+        trace = Path(rn.REPO / "target" / "notebooks" / "tour-trace.txt")
+        trace.parent.mkdir(parents=True, exist_ok=True)
+        trace.unlink(missing_ok=True)
+        os.environ["EVCXR_ANALYZER_TRACE"] = str(trace)
         r = rn.run_notebook(rn.REPO / "notebooks" / "00-tour.ipynb", rn.REPO / "target" / "notebooks", "ci", 1800, 600, False)
+        del os.environ["EVCXR_ANALYZER_TRACE"]
         res["tour"] = {"status": r["status"], "total_s": r["total_s"], "kernel_start_s": r.get("kernel_start_s"),
-                       "cells_s": round(sum(c["seconds"] for c in r["cell_times"]), 1)}
+                       "cells_s": round(sum(c["seconds"] for c in r["cell_times"]), 1),
+                       "cells": tour_profile(r["cell_times"], trace)}
     res["load_at_end"] = os.getloadavg()[0]
     g, p = res["gpt2lab"], res["python"]
     print(f"notebook latency (load {load:.2f} at start, {res['load_at_end']:.2f} at end), median of {a.reps}:")
@@ -114,6 +154,12 @@ def main() -> int:
     if "tour" in res:
         t = res["tour"]
         print(f"  00-tour: {t['status']}, {t['total_s']} s total (kernel start {t['kernel_start_s']} s, cells {t['cells_s']} s)")
+    if "tour" in res and res["tour"]["cells"]:
+        print("  00-tour per cell (s): wall = analysis + compile + run + the kernel's messaging; "
+              "analysis is evcxr's type query, compile is cargo + rustc + link")
+        for c in res["tour"]["cells"]:
+            print(f"    cell {c['index']:>2}: wall {c['wall_s']:6.2f}  analysis {c.get('analysis_s', float('nan')):5.2f}  "
+                  f"compile {c.get('compile_s', float('nan')):5.2f}  run {c.get('run_s', float('nan')):5.2f}")
     if g.get("profile_eval_s") is not None:
         print(f"  `let y_r = x_0_0 * 2; y_r` with evcxr's :timing: wall {g['profile_wall_s']:.3f} s, of it evcxr's eval "
               f"(compile + link + load + run) {g['profile_eval_s']:.3f} s")

@@ -543,6 +543,17 @@ impl EvalContext {
         self.commit_state(state);
 
         phases.phase_complete("Execution");
+        // gpt2lab patch: the cell's phases (cumulative seconds) in the analyser trace, so a
+        // notebook's latency can be split into type analysis, compile and run per cell.
+        crate::rust_analyzer::trace(&format!(
+            "cell phases: {}",
+            phases
+                .phases
+                .iter()
+                .map(|p| format!("{} {:.3}", p.name, p.duration.as_secs_f64()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
         outputs.phases = phases.phases;
 
         Ok(outputs)
@@ -707,7 +718,9 @@ impl EvalContext {
     ) -> Result<EvalOutputs, Error> {
         self.write_cargo_toml(state)?;
         let analysis_code = state.analysis_code(user_code.clone());
-        if let Err(errors) = self.fix_variable_types(state, analysis_code) {
+        let fixed = self.fix_variable_types(state, analysis_code);
+        phases.phase_complete("Analysis");
+        if let Err(errors) = fixed {
             let mut check_res = self.check(user_code.clone(), state.clone(), code_info)?;
             if !check_res.is_empty() {
                 // Do one round of trying to fix errors, otherwise code like the following can end
