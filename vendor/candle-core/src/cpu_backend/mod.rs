@@ -972,7 +972,63 @@ fn copy2d_<T: Copy>(
     }
 }
 
-fn copy_strided_src_<T: Copy>(src: &[T], dst: &mut [T], dst_offset: usize, src_l: &Layout) {
+/// gpt2lab patch: a view whose last two dims are transposed (the second-to-last has stride 1,
+/// the last a larger one) is copied in 32 × 32 tiles. The generic path below walks such a
+/// view one element at a time through `StridedIndex`; in a GPT-2 124M training step that
+/// was ~3.7% of the time, mostly the tied embedding's (768 × 50257) gradient made contiguous.
+/// Returns false, copying nothing, for any other layout.
+fn copy_transposed_<T: Copy + Send + Sync>(src: &[T], dst: &mut [T], dst_offset: usize, src_l: &Layout) -> bool {
+    const TILE: usize = 32;
+    let (dims, strides) = (src_l.dims(), src_l.stride());
+    let n = dims.len();
+    if n < 2 {
+        return false;
+    }
+    let (rows, cols) = (dims[n - 2], dims[n - 1]);
+    let col_stride = strides[n - 1];
+    if strides[n - 2] != 1 || col_stride <= 1 || rows < TILE / 2 || cols < TILE / 2 {
+        return false;
+    }
+    let lead = &dims[..n - 2];
+    let plane = rows * cols;
+    let mut index = vec![0usize; lead.len()];
+    for b in 0..lead.iter().product::<usize>() {
+        let base = src_l.start_offset()
+            + index.iter().zip(strides).map(|(i, s)| i * s).sum::<usize>();
+        let d = &mut dst[dst_offset + b * plane..dst_offset + (b + 1) * plane];
+        // one band of TILE destination rows, tile by tile along the columns
+        let band = |i0: usize, rows_out: &mut [T]| {
+            for j0 in (0..cols).step_by(TILE) {
+                for (di, row) in rows_out.chunks_mut(cols).enumerate() {
+                    let i = i0 + di;
+                    for (j, v) in row.iter_mut().enumerate().take((j0 + TILE).min(cols)).skip(j0) {
+                        *v = src[base + i + j * col_stride];
+                    }
+                }
+            }
+        };
+        if plane >= 1 << 18 {
+            // large planes (the embedding gradient): bands on the current rayon pool
+            d.par_chunks_mut(TILE * cols).enumerate().for_each(|(k, rows_out)| band(k * TILE, rows_out));
+        } else {
+            d.chunks_mut(TILE * cols).enumerate().for_each(|(k, rows_out)| band(k * TILE, rows_out));
+        }
+        // the next batch index, last leading dim fastest
+        for k in (0..index.len()).rev() {
+            index[k] += 1;
+            if index[k] < lead[k] {
+                break;
+            }
+            index[k] = 0;
+        }
+    }
+    true
+}
+
+fn copy_strided_src_<T: Copy + Send + Sync>(src: &[T], dst: &mut [T], dst_offset: usize, src_l: &Layout) {
+    if copy_transposed_(src, dst, dst_offset, src_l) {
+        return;
+    }
     match src_l.strided_blocks() {
         crate::StridedBlocks::SingleBlock { start_offset, len } => dst
             [dst_offset..dst_offset + len]
