@@ -133,12 +133,14 @@ def main() -> int:
     res["python"] = time_kernel("python3", "import sys", ["x_{i}_{r} = 1 + 1", "x_0_0 + {r}"], a.reps, None, env)
     if not a.no_tour:
         # the patched evcxr traces each cell's phases (analysis, compile, run) to this file
-        trace = Path(rn.REPO / "target" / "notebooks" / "tour-trace.txt")
+        trace = rn.REPO / "target" / "notebooks" / "tour-trace.txt"
         trace.parent.mkdir(parents=True, exist_ok=True)
         trace.unlink(missing_ok=True)
         os.environ["EVCXR_ANALYZER_TRACE"] = str(trace)
-        r = rn.run_notebook(rn.REPO / "notebooks" / "00-tour.ipynb", rn.REPO / "target" / "notebooks", "ci", 1800, 600, False)
-        del os.environ["EVCXR_ANALYZER_TRACE"]
+        try:
+            r = rn.run_notebook(rn.REPO / "notebooks" / "00-tour.ipynb", rn.REPO / "target" / "notebooks", "ci", 1800, 600, False)
+        finally:
+            del os.environ["EVCXR_ANALYZER_TRACE"]
         res["tour"] = {"status": r["status"], "total_s": r["total_s"], "kernel_start_s": r.get("kernel_start_s"),
                        "cells_s": round(sum(c["seconds"] for c in r["cell_times"]), 1),
                        "cells": tour_profile(r["cell_times"], trace)}

@@ -149,6 +149,13 @@ pub(super) fn lanes<T: Fl>(n: usize, f: impl Fn(usize) -> T) -> T {
     for k in full..n {
         tail = tail + f(k);
     }
+    combine_lanes(acc, tail)
+}
+
+/// The one order in which [`lanes`] and [`lanes_of`] add their 8 lanes and tail: both must
+/// round the same way.
+#[inline(always)]
+fn combine_lanes<T: Fl>(acc: [T; 8], tail: T) -> T {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
@@ -184,7 +191,7 @@ pub(super) fn lanes_of<T: Copy, U: Fl>(xs: &[T], f: impl Fn(T) -> U) -> U {
     for &x in chunks.remainder() {
         tail = tail + f(x);
     }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+    combine_lanes(acc, tail)
 }
 
 /// Below this many output elements a kernel stays on the calling thread (a rayon split costs
@@ -248,8 +255,7 @@ fn gelu_bwd<T: Fl>(x: &[T], g: &[T]) -> Vec<T> {
     })
 }
 
-/// The largest entry of a non-empty row.
-/// The largest element under `>` (NaNs skipped unless the first element is one), in 8 lanes:
+/// The largest element of a non-empty row under `>` (NaNs skipped unless the first element is one), in 8 lanes:
 /// a single running max is a dependency chain the compiler may not split. Same value as the
 /// serial fold (a max is exact; only which of +0/−0 wins a tie can differ, and every caller
 /// subtracts it, where the two are the same).
@@ -577,28 +583,24 @@ const HIDDEN: f32 = super::gpt2::MASK_VALUE / 2.0;
 
 /// One row of [`masked_softmax_last`]: `dst = softmax(src + mask)`, hidden keys exactly 0.
 fn masked_softmax_row(src: &[f32], mask: &[f32], dst: &mut [f32]) {
-    // the max over visible keys, in 8 lanes (one running max is a dependency chain)
+    // the max over visible keys, in 8 lanes (one running max is a dependency chain), with
+    // selects rather than a short-circuit branch, so that the loop vectorises
     let mut lane_max = [f32::NEG_INFINITY; 8];
+    let take = |mx: &mut f32, s: f32, m: f32| {
+        let v = if m > HIDDEN { s + m } else { f32::NEG_INFINITY };
+        *mx = if v > *mx { v } else { *mx };
+    };
     let (sc, mc) = (src.chunks_exact(8), mask.chunks_exact(8));
     let (sr, mr) = (sc.remainder(), mc.remainder());
     for (sc, mc) in sc.zip(mc) {
         for ((mx, &s), &m) in lane_max.iter_mut().zip(sc).zip(mc) {
-            // selects, not a short-circuit branch, so that the loop vectorises
-            let v = if m > HIDDEN { s + m } else { f32::NEG_INFINITY };
-            *mx = if v > *mx { v } else { *mx };
+            take(mx, s, m);
         }
     }
-    let mut max = f32::NEG_INFINITY;
-    for (&s, &m) in sr.iter().zip(mr) {
-        if m > HIDDEN && s + m > max {
-            max = s + m;
-        }
+    for ((mx, &s), &m) in lane_max.iter_mut().zip(sr).zip(mr) {
+        take(mx, s, m);
     }
-    for v in lane_max {
-        if v > max {
-            max = v;
-        }
-    }
+    let max = lane_max.into_iter().fold(f32::NEG_INFINITY, |a, v| if v > a { v } else { a });
     if max == f32::NEG_INFINITY {
         // no visible key (a padding query): the additive form, as the composite path computes it
         for ((d, &s), &m) in dst.iter_mut().zip(src).zip(mask) {

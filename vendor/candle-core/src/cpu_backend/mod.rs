@@ -994,15 +994,16 @@ fn copy_transposed_<T: Copy + Send + Sync>(src: &[T], dst: &mut [T], dst_offset:
     let mut index = vec![0usize; lead.len()];
     for b in 0..lead.iter().product::<usize>() {
         let base = src_l.start_offset()
-            + index.iter().zip(strides).map(|(i, s)| i * s).sum::<usize>();
+            + index.iter().zip(&strides[..n - 2]).map(|(i, s)| i * s).sum::<usize>();
         let d = &mut dst[dst_offset + b * plane..dst_offset + (b + 1) * plane];
         // one band of TILE destination rows, tile by tile along the columns
         let band = |i0: usize, rows_out: &mut [T]| {
             for j0 in (0..cols).step_by(TILE) {
+                let j1 = (j0 + TILE).min(cols);
                 for (di, row) in rows_out.chunks_mut(cols).enumerate() {
-                    let i = i0 + di;
-                    for (j, v) in row.iter_mut().enumerate().take((j0 + TILE).min(cols)).skip(j0) {
-                        *v = src[base + i + j * col_stride];
+                    let from = base + i0 + di;
+                    for (j, v) in (j0..j1).zip(&mut row[j0..j1]) {
+                        *v = src[from + j * col_stride];
                     }
                 }
             }

@@ -543,17 +543,19 @@ impl EvalContext {
         self.commit_state(state);
 
         phases.phase_complete("Execution");
-        // gpt2lab patch: the cell's phases (cumulative seconds) in the analyser trace, so a
+        // gpt2lab patch: the cell's phases (each one's own seconds) in the analyser trace, so a
         // notebook's latency can be split into type analysis, compile and run per cell.
-        crate::rust_analyzer::trace(&format!(
-            "cell phases: {}",
-            phases
-                .phases
-                .iter()
-                .map(|p| format!("{} {:.3}", p.name, p.duration.as_secs_f64()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        if crate::rust_analyzer::tracing() {
+            crate::rust_analyzer::trace(&format!(
+                "cell phases: {}",
+                phases
+                    .phases
+                    .iter()
+                    .map(|p| format!("{} {:.3}", p.name, p.duration.as_secs_f64()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         outputs.phases = phases.phases;
 
         Ok(outputs)

@@ -53,7 +53,7 @@ const WARM_UP_FN: &str = "\nfn evcxr_warm_up() { let a = 1 + 1; let b = String::
 static TRACE_PATH: Lazy<Option<std::ffi::OsString>> =
     Lazy::new(|| std::env::var_os("EVCXR_ANALYZER_TRACE"));
 
-fn tracing() -> bool {
+pub(crate) fn tracing() -> bool {
     TRACE_PATH.is_some()
 }
 
